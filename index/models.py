@@ -32,7 +32,7 @@ class AgendaItem(BaseModel):
 
     @property
     def label(self) -> str:
-        """"7. Neighbourhood Policing Guarantee" — how citations name an item."""
+        """ "7. Neighbourhood Policing Guarantee" — how citations name an item."""
         return f"{self.number}. {self.heading}" if self.heading else f"Item {self.number}"
 
 
@@ -45,6 +45,7 @@ class Outcome(BaseModel):
     owner: str | None = Field(None, description="Initials or name as written in the minutes.")
     owner_name: str | None = None
     owner_role: str | None = None
+    requested_by: str | None = Field(None, description="Who asked for an action, as written.")
     due: str | None = Field(None, description="ISO date or the words used, when stated.")
     start: int = Field(description="Offset of the span in meeting.text.")
     end: int
@@ -58,7 +59,9 @@ class Meeting(BaseModel):
     sha256: str
     title: str
     kind: str
-    date: str | None = Field(None, description="ISO YYYY-MM-DD, or None when the minutes give none.")
+    date: str | None = Field(
+        None, description="ISO YYYY-MM-DD, or None when the minutes give none."
+    )
     time: str | None = None
     venue: str | None = None
     marking: str | None = None

@@ -1,0 +1,64 @@
+"""Calendar dates as minutes write them: "Friday 20th September 2024", "02/09/2024"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTHS = {name: i for i, name in enumerate(_MONTH_NAMES, 1)} | {
+    name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)
+}
+_MONTHS["sept"] = 9
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})\s*(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:(?P<weekday>" + "|".join(_WEEKDAYS) + r"),?\s+)?"
+_WRITTEN_DATE = re.compile(
+    rf"\b{_WEEKDAY}(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b",
+    re.IGNORECASE,
+)
+_NUMERIC_DATE = re.compile(r"\b(?P<day>\d{1,2})[/.](?P<month>\d{1,2})[/.](?P<year>\d{4})\b")
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    """A calendar date found in text, with where it was and whether its weekday agreed."""
+
+    iso: str
+    start: int
+    end: int
+    weekday_agrees: bool
+
+
+def find_date(text: str) -> FoundDate | None:
+    """The first complete date (day, month and year) written in ``text``."""
+    matches = [m for pattern in (_WRITTEN_DATE, _NUMERIC_DATE) for m in pattern.finditer(text)]
+    for match in sorted(matches, key=lambda m: m.start()):
+        found = _found_date(match)
+        if found:
+            return found
+    return None
+
+
+def _found_date(match: re.Match[str]) -> FoundDate | None:
+    if not match.group("year"):
+        return None
+    day = _calendar_date(match.group("day"), match.group("month"), match.group("year"))
+    if day is None:
+        return None
+    weekday = match.groupdict().get("weekday")
+    agrees = weekday is None or _WEEKDAYS[day.weekday()] == weekday.lower()
+    return FoundDate(day.isoformat(), match.start(), match.end(), agrees)
+
+
+def _calendar_date(day: str, month: str, year: str) -> date | None:
+    number = int(month) if month.isdigit() else _MONTHS.get(month.lower().rstrip("."))
+    try:
+        return date(int(year), number or 0, int(day))
+    except ValueError:
+        return None

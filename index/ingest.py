@@ -1,0 +1,190 @@
+"""Incremental ingest: files in, meetings and chunks committed one meeting at a time.
+
+Unchanged files (same sha256 at the same path) cost a hash and nothing more; a changed file
+replaces exactly its own meeting; the same bytes under a second name are reported as a
+duplicate and not indexed twice; ``prune`` drops meetings whose file is gone. A file that
+fails is reported with its path and reason and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from index.chunk import chunk_meeting
+from index.embed import Embedder
+from index.models import Meeting
+from index.outcomes import extract_outcomes
+from index.parse import parse_text
+from index.readers import SUPPORTED_SUFFIXES, read_source
+from index.store import IndexStore
+from quorum.errors import ParseError, QuorumError
+from quorum.settings import Settings
+
+Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed", "skipped"]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: Status
+    detail: str = ""
+    meeting_id: str | None = None
+    chunks: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    def of(self, status: Status) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return self.of("failed")
+
+    @property
+    def changed(self) -> bool:
+        return any(r.status in ("added", "updated", "removed") for r in self.results)
+
+    @property
+    def chunks_added(self) -> int:
+        return sum(r.chunks for r in self.results if r.status in ("added", "updated"))
+
+    def summary(self) -> str:
+        counts = {s: len(self.of(s)) for s in Status.__args__}
+        return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to do"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    source: str
+
+
+def collect_sources(
+    paths: Iterable[Path], archive_root: Path
+) -> tuple[list[SourceFile], list[FileResult]]:
+    """Expand directories (recursively) into minutes files; report what cannot be taken."""
+    found: list[SourceFile] = []
+    problems: list[FileResult] = []
+    for given in paths:
+        given = Path(given)
+        if given.is_dir():
+            for path in sorted(p for p in given.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in path.relative_to(given).parts):
+                    continue
+                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(SourceFile(path, source_name(path, archive_root, given)))
+                else:
+                    problems.append(FileResult(str(path), "skipped", "unsupported file type"))
+        elif given.is_file():
+            found.append(SourceFile(given, source_name(given, archive_root, given.parent)))
+        else:
+            problems.append(FileResult(str(given), "failed", "no such file or directory"))
+    return found, problems
+
+
+def source_name(path: Path, archive_root: Path, given_root: Path) -> str:
+    """The path citations show: relative to the archive root, else to the directory ingested."""
+    resolved = path.resolve()
+    for root in (archive_root, given_root):
+        try:
+            return resolved.relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+class Ingestor:
+    """Parses, chunks, embeds and commits minutes into one index directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings)
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        return self._embedder
+
+    def ingest(
+        self, paths: Iterable[Path], *, prune: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        """Bring the index in line with ``paths``; see the module docstring for the rules."""
+        files, problems = collect_sources(paths, self.settings.archive_dir)
+        report = IngestReport(problems)
+        with self.store.write_lock():
+            self.store.reconcile()
+            manifest = self.store.catalog.manifest()
+            for done, source in enumerate(files, start=1):
+                report.results.append(self._ingest_one(source, manifest))
+                if progress:
+                    progress(done, len(files), str(source.path))
+            if prune:
+                report.results.extend(self._prune(manifest))
+            if report.changed or self.store.bm25_generation() != self.store.catalog.generation:
+                self.store.rebuild_bm25()
+        return report
+
+    def _ingest_one(self, source: SourceFile, manifest: dict[str, dict]) -> FileResult:
+        key = str(source.path.resolve())
+        try:
+            data = source.path.read_bytes()
+        except OSError as exc:
+            return FileResult(str(source.path), "failed", f"cannot read: {exc.strerror}")
+        sha = hashlib.sha256(data).hexdigest()
+        previous = manifest.get(key)
+        if previous and previous["sha256"] == sha:
+            return FileResult(str(source.path), "unchanged", meeting_id=previous["meeting_id"])
+        twin = self.store.catalog.path_for_sha(sha)
+        if twin and twin != key and Path(twin).exists():
+            return FileResult(str(source.path), "duplicate", f"same content as {twin}")
+        try:
+            meeting = self._parse(source, sha)
+            chunks = chunk_meeting(meeting, self.embedder.count_tokens, self.embedder.window)
+            vectors = self.embedder.embed([c.embed_text for c in chunks])
+            replaces = previous["meeting_id"] if previous else None
+            self.store.commit_meeting(key, meeting, chunks, vectors, replaces=replaces)
+        except QuorumError as exc:
+            return FileResult(str(source.path), "failed", str(exc))
+        manifest[key] = {"sha256": sha, "meeting_id": meeting.id}
+        return FileResult(
+            str(source.path),
+            "updated" if previous else "added",
+            meeting_id=meeting.id,
+            chunks=len(chunks),
+            warnings=meeting.warnings,
+        )
+
+    def _parse(self, source: SourceFile, sha: str) -> Meeting:
+        text, warnings = read_source(source.path)
+        meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
+        if not meeting.items:
+            raise ParseError(source.path, "no agenda items found; is this a set of minutes?")
+        meeting = self._with_unique_id(meeting, str(source.path.resolve()))
+        return meeting.model_copy(update={"outcomes": extract_outcomes(meeting)})
+
+    def _with_unique_id(self, meeting: Meeting, key: str) -> Meeting:
+        """Two files can share a relative name from different roots; keep their ids apart."""
+        owner = self.store.catalog.manifest_path_of(meeting.id)
+        if owner is None or owner == key:
+            return meeting
+        suffix = hashlib.sha1(key.encode()).hexdigest()[:6]
+        return meeting.model_copy(update={"id": f"{meeting.id}-{suffix}"})
+
+    def _prune(self, manifest: dict[str, dict]) -> list[FileResult]:
+        removed = []
+        for path, entry in sorted(manifest.items()):
+            if not Path(path).exists():
+                self.store.remove_meeting(entry["meeting_id"])
+                removed.append(FileResult(path, "removed", "file is gone", entry["meeting_id"]))
+        return removed

