@@ -21,6 +21,10 @@ class MissingDependencyError(QuorumError):
         self.package = package
 
 
+class UsageError(QuorumError):
+    """The command line asks for something contradictory or incomplete."""
+
+
 class ParseError(QuorumError):
     """A source file could not be read as minutes. The message names the file and the problem."""
 

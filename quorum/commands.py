@@ -1,0 +1,206 @@
+"""The ``quorum`` subcommands. Each parses nothing itself beyond its flags and prints results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from index.ingest import Ingestor, IngestReport
+from index.store import IndexStore
+from quorum.cli import command, with_arguments
+from quorum.errors import NotFoundError, UsageError
+from quorum.settings import Settings
+
+
+def _ingest_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, help="minutes files or directories")
+    parser.add_argument("--prune", action="store_true", help="drop meetings whose file is gone")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command("ingest", "Parse minutes files and add them to the index (incremental).")
+@with_arguments(_ingest_args)
+def ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    bar = None if args.quiet else tqdm(unit="file", file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(Path(path).name[-40:])
+        bar.update(1)
+
+    try:
+        report = Ingestor(settings).ingest(
+            args.paths, prune=args.prune, progress=progress if bar else None
+        )
+    finally:
+        if bar:
+            bar.close()
+    print_ingest_report(report, settings)
+    return 1 if report.failed else 0
+
+
+def print_ingest_report(report: IngestReport, settings: Settings) -> None:
+    for result in report.results:
+        if result.status in ("failed", "skipped", "duplicate"):
+            print(f"{result.status}: {result.path}: {result.detail}", file=sys.stderr)
+        for warning in result.warnings:
+            print(f"warning: {result.path}: {warning}", file=sys.stderr)
+    print(f"{report.summary()} ({report.chunks_added} chunks embedded) → {settings.index_path}")
+
+
+@command("status", "Show what the index holds.")
+def status(args: argparse.Namespace, settings: Settings) -> int:
+    store = IndexStore(settings)
+    meetings, chunks = store.catalog.counts()
+    stale = store.bm25_generation() != store.catalog.generation
+    print(f"index:    {settings.index_path}")
+    print(f"store:    {settings.store} Chroma, collection {settings.collection}")
+    print(f"meetings: {meetings}")
+    print(f"chunks:   {chunks}")
+    print(f"sources:  {len(store.catalog.manifest())}")
+    print(f"bm25:     {'stale (rebuilt on next query)' if stale else 'up to date'}")
+    return 0
+
+
+@command("meetings", "List indexed meetings: date, kind, title, items.")
+def meetings(args: argparse.Namespace, settings: Settings) -> int:
+    found = IndexStore(settings).catalog.meetings()
+    if not found:
+        print("the index is empty: run `quorum ingest PATH` first", file=sys.stderr)
+        return 0
+    for meeting in found:
+        print(
+            f"{meeting.date or 'undated':10}  {meeting.kind:34.34}  {meeting.title}  "
+            f"({len(meeting.items)} items)  [{meeting.id}]"
+        )
+    return 0
+
+
+def _show_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("meeting", help="meeting id, date (YYYY-MM-DD) or source path")
+    parser.add_argument("--json", action="store_true", help="print the parsed meeting as JSON")
+
+
+@command("show", "Show one parsed meeting.")
+@with_arguments(_show_args)
+def show(args: argparse.Namespace, settings: Settings) -> int:
+    meeting = find_meeting(IndexStore(settings), args.meeting)
+    if args.json:
+        print(meeting.model_dump_json(indent=2))
+        return 0
+    print(f"{meeting.title}\n{meeting.kind} — {meeting.date or 'date unknown'}")
+    for label, value in (("time", meeting.time), ("venue", meeting.venue)):
+        if value:
+            print(f"{label}: {value}")
+    if meeting.marking:
+        print(f"marking: {meeting.marking}")
+    print(f"source: {meeting.source}\n\nAttendees:")
+    for person in meeting.attendees:
+        print(
+            f"  {person.name} ({person.initials or '-'}) — {person.role or '-'} [{person.status}]"
+        )
+    print("\nAgenda:")
+    for item in meeting.items:
+        closed = " [closed]" if item.session == "closed" else ""
+        print(f"  {item.label}{closed}")
+    if meeting.outcomes:
+        print("\nDecisions and actions:")
+        for outcome in meeting.outcomes:
+            owner = f" — {outcome.owner}" if outcome.owner else ""
+            print(f"  [{outcome.kind}] item {outcome.item_number}{owner}: {outcome.text}")
+    return 0
+
+
+def find_meeting(store: IndexStore, key: str):
+    """A meeting by id, by ISO date (when unique) or by source path."""
+    found = store.catalog.meetings()
+    for match in (
+        [m for m in found if m.id == key],
+        [m for m in found if m.date == key],
+        [m for m in found if m.source == key or Path(m.source).name == key],
+    ):
+        if len(match) == 1:
+            return match[0]
+        if len(match) > 1:
+            ids = ", ".join(m.id for m in match)
+            raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
+    raise NotFoundError(f"no meeting matches {key!r}; `quorum meetings` lists them")
+
+
+def _ask_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", nargs="?", help="the question, in quotes")
+    parser.add_argument("--batch", type=Path, help="file with one question per line")
+    parser.add_argument(
+        "--llm", choices=["extractive", "local", "openai", "fake"], help="answer backend"
+    )
+    parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
+    parser.add_argument("--json", action="store_true", help="one JSON object per answer")
+    parser.add_argument("--since", help="only meetings on or after this date (YYYY-MM-DD)")
+    parser.add_argument("--until", help="only meetings on or before this date (YYYY-MM-DD)")
+    parser.add_argument("--kind", action="append", help="only meetings of this kind (repeatable)")
+
+
+@command("ask", "Answer a question from the minutes, with citations (or say they do not).")
+@with_arguments(_ask_args)
+def ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.answer import AnswerEngine
+
+    questions = read_questions(args)
+    engine = AnswerEngine(settings)
+    filters = explicit_filters(args)
+    stream = not args.json and settings.llm != "extractive" and len(questions) == 1
+    for question in questions:
+        if stream:
+            print("draft: ", end="", file=sys.stderr, flush=True)
+        answer = engine.ask(question, filters, on_token=stream_to_stderr if stream else None)
+        if stream:
+            print("\n", file=sys.stderr)
+        if args.json:
+            print(answer.model_dump_json())
+        else:
+            print_answer(answer)
+    return 0
+
+
+def stream_to_stderr(delta: str) -> None:
+    print(delta, end="", file=sys.stderr, flush=True)
+
+
+def read_questions(args: argparse.Namespace) -> list[str]:
+    if bool(args.question) == bool(args.batch):
+        raise UsageError("give a QUESTION or --batch FILE (one of them)")
+    if args.question:
+        return [args.question]
+    try:
+        lines = args.batch.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"{args.batch}: cannot read ({exc.strerror})") from None
+    questions = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not questions:
+        raise UsageError(f"{args.batch}: no questions in the file")
+    return questions
+
+
+def explicit_filters(args: argparse.Namespace):
+    from rag.models import Filters
+
+    notes = []
+    if args.since or args.until:
+        notes.append(f"dates from --since/--until: {args.since or '…'} to {args.until or '…'}")
+    return Filters(date_from=args.since, date_to=args.until, kinds=args.kind or [], notes=notes)
+
+
+def print_answer(answer) -> None:
+    print(answer.answer)
+    for citation in answer.citations:
+        print(
+            f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — "
+            f'{citation.item}: "{citation.quote}"'
+        )
+    if answer.abstained:
+        print("Searched:")
+        for searched in answer.searched:
+            print(f"  {searched.meeting} — {searched.date or 'undated'}")
