@@ -66,7 +66,8 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` as the embedder counts them, without special tokens."""
-        return len(self.model.tokenizer.tokenize(text))
+        tokenizer = self.model.tokenizer
+        return len(tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalised vectors for ``texts``, encoded in batches."""

@@ -33,10 +33,10 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         report = Ingestor(settings).ingest(
-            args.paths, prune=args.prune, progress=progress if bar else None
+            args.paths, prune=args.prune, progress=None if bar is None else progress
         )
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     print_ingest_report(report, settings)
     return 1 if report.failed else 0
@@ -204,3 +204,72 @@ def print_answer(answer) -> None:
         print("Searched:")
         for searched in answer.searched:
             print(f"  {searched.meeting} — {searched.date or 'undated'}")
+
+
+def _eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--facts", type=Path, help="facts JSONL (default: eval/facts.jsonl)")
+    parser.add_argument(
+        "--llm", choices=["extractive", "local", "openai", "fake"], help="answer backend"
+    )
+    parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
+    parser.add_argument("--report", type=Path, help="directory for the Markdown and JSON reports")
+    parser.add_argument("--only", help="comma-separated fact ids, or @FILE with one id a line")
+    parser.add_argument(
+        "--gate", help="fail (exit 1) below the floors named GATE in eval/thresholds.json"
+    )
+    parser.add_argument("--no-ingest", action="store_true", help="do not ingest --archive first")
+
+
+@command("eval", "Score answers against hand-labelled facts; write Markdown and JSON reports.")
+@with_arguments(_eval_args)
+def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from eval.harness import (
+        DEFAULT_FACTS,
+        below_thresholds,
+        load_facts,
+        load_thresholds,
+        metrics_table,
+        run_eval,
+        write_reports,
+    )
+    from rag.answer import AnswerEngine
+
+    if not args.no_ingest:
+        report = Ingestor(settings).ingest([settings.archive_dir])
+        if report.failed:
+            print_ingest_report(report, settings)
+            return 1
+    facts = load_facts(args.facts or DEFAULT_FACTS, parse_ids(args.only))
+    with tqdm(total=len(facts), unit="fact", file=sys.stderr, leave=False) as bar:
+        result = run_eval(AnswerEngine(settings), facts, lambda done, total: bar.update(1))
+    metrics = result.metrics()
+    print(f"backend: {result.backend}\n{metrics_table(metrics)}")
+    md, js = write_reports(result, args.report or settings.data_dir / "eval-reports")
+    print(f"reports: {md} {js}")
+    failed = [r for r in result.results if not r.passed]
+    for row in failed:
+        print(f"  fail {row.fact.id}: {row.why}", file=sys.stderr)
+    if args.gate:
+        floors = load_thresholds()[args.gate]
+        misses = below_thresholds(metrics, floors)
+        for miss in misses:
+            print(f"gate {args.gate}: {miss}", file=sys.stderr)
+        return 1 if misses else 0
+    return 0
+
+
+def parse_ids(only: str | None) -> set[str] | None:
+    if not only:
+        return None
+    if only.startswith("@"):
+        path = Path(only[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        return {
+            line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()
+        }
+    return {part.strip() for part in only.split(",") if part.strip()}

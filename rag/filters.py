@@ -1,0 +1,150 @@
+"""Filters understood from a question: meeting dates, meeting kind and people.
+
+A date becomes a filter only when it plainly names meetings ("at the 28 January 2025 1:1",
+"in September 2024", "since October 2024", "the last board"); a bare year ("dismissed in
+2024") may describe events reported later, so it filters nothing. Each filter records in
+``notes`` how it was read, so a user can see why a meeting was or was not searched.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+
+from index.models import Meeting
+from rag.models import Filters
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DAY_OR_MONTH = rf"((?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}\s+\d{{4}})"
+DAY_DATE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}\s+(\d{{4}})\b", re.I)
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+MONTH_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{4}})\b", re.I)
+SINCE = re.compile(rf"\b(since|after|from)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I)
+BEFORE = re.compile(rf"\b(before|until|prior to)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I)
+LATEST = re.compile(
+    r"\b(?:the\s+)?(last|latest|most recent|previous)\s+([\w:&' -]{1,40}?)"
+    r"(?=[?.,]|\s+(?:meeting|minutes)|$)",
+    re.I,
+)
+KIND_WORDS = {
+    "board": ("board",),
+    "1:1": ("1:1", "one-to-one", "one to one", "1-2-1"),
+    "panel": ("panel",),
+}
+
+
+def understand(question: str, meetings: list[Meeting]) -> Filters:
+    """Read the filters a question implies, checked against the meetings the index holds."""
+    filters = Filters()
+    _read_kind(question, meetings, filters)
+    _read_range(question, filters)
+    if not (filters.date_from or filters.date_to):
+        _read_exact_dates(question, meetings, filters)
+    _read_latest(question, meetings, filters)
+    _read_people(question, meetings, filters)
+    return filters
+
+
+def _read_kind(question: str, meetings: list[Meeting], filters: Filters) -> None:
+    lowered = question.lower()
+    kinds = sorted({m.kind for m in meetings})
+    named = [k for k in kinds if k.lower() in lowered]
+    if not named:
+        for word, phrases in KIND_WORDS.items():
+            if any(re.search(rf"(?<![\w:]){re.escape(p)}(?![\w:])", lowered) for p in phrases):
+                named += [k for k in kinds if word in k.lower()]
+    if named:
+        filters.kinds = sorted(set(named))
+        filters.notes.append(f"meeting kind: {', '.join(filters.kinds)}")
+
+
+def _read_range(question: str, filters: Filters) -> None:
+    if match := SINCE.search(question):
+        first, _ = _period(match.group(2))
+        filters.date_from = first
+        filters.notes.append(f"meetings from {first}")
+    if match := BEFORE.search(question):
+        first, _ = _period(match.group(2))
+        filters.date_to = _day_before(first)
+        filters.notes.append(f"meetings before {first}")
+
+
+def _read_exact_dates(question: str, meetings: list[Meeting], filters: Filters) -> None:
+    """A day or month that some meeting falls on becomes the range searched."""
+    held = {m.date for m in meetings if m.date}
+    periods = [_period(m.group(0)) for m in DAY_DATE.finditer(question)]
+    periods += [(m.group(0),) * 2 for m in ISO_DATE.finditer(question)]
+    if not periods:
+        periods = [_period(m.group(0)) for m in MONTH_DATE.finditer(question)]
+    matching = [(a, b) for a, b in periods if any(a <= d <= b for d in held)]
+    if matching:
+        filters.date_from = min(a for a, _ in matching)
+        filters.date_to = max(b for _, b in matching)
+        filters.notes.append(f"meetings dated {filters.date_from} to {filters.date_to}")
+
+
+def _read_latest(question: str, meetings: list[Meeting], filters: Filters) -> None:
+    """ "the last board", "the latest 1:1": the newest meeting of that kind (or of any kind)."""
+    match = LATEST.search(question)
+    if not match:
+        return
+    pool = [m for m in meetings if m.date and (not filters.kinds or m.kind in filters.kinds)]
+    words = match.group(2).lower()
+    if not filters.kinds and not re.search(r"\b(meeting|one|minutes)\b", words) and words:
+        return
+    if pool:
+        newest = max(pool, key=lambda m: m.date or "")
+        filters.meeting_ids = [newest.id]
+        filters.notes.append(
+            f"the {match.group(1).lower()} meeting: {newest.title} ({newest.date})"
+        )
+
+
+def _read_people(question: str, meetings: list[Meeting], filters: Filters) -> None:
+    """Names or initials of attendees; initials resolve per meeting's own attendee list."""
+    for meeting in meetings:
+        for person in meeting.attendees:
+            surname = person.name.split()[-1]
+            tokens = [person.name, surname] + ([person.initials] if person.initials else [])
+            for token in tokens:
+                exact_case = token == person.initials
+                flags = 0 if exact_case else re.I
+                if re.search(rf"\b{re.escape(token)}\b", question, flags):
+                    if token not in filters.people:
+                        filters.people.append(token)
+                    break
+
+
+def _period(text: str) -> tuple[str, str]:
+    """First and last ISO day of "28 January 2025" or "September 2024"."""
+    text = text.strip()
+    if match := DAY_DATE.search(text):
+        day = date(int(match.group(3)), MONTHS[match.group(2).lower()[:3]], int(match.group(1)))
+        return day.isoformat(), day.isoformat()
+    match = MONTH_DATE.search(text)
+    year, month = int(match.group(2)), MONTHS[match.group(1).lower()[:3]]
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, 1).isoformat(), date(year, month, last).isoformat()
+
+
+def _day_before(iso: str) -> str:
+    return date.fromordinal(date.fromisoformat(iso).toordinal() - 1).isoformat()
+
+
+def in_scope(meeting: Meeting, filters: Filters) -> bool:
+    """Whether a meeting passes the filters (people are a ranking hint, not a filter)."""
+    if filters.meeting_ids and meeting.id not in filters.meeting_ids:
+        return False
+    if filters.kinds and meeting.kind not in filters.kinds:
+        return False
+    if (filters.date_from or filters.date_to) and not meeting.date:
+        return False
+    if filters.date_from and meeting.date < filters.date_from:
+        return False
+    return not (filters.date_to and meeting.date > filters.date_to)

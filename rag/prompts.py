@@ -1,0 +1,22 @@
+"""Prompts are text files in ``prompts/``, loaded by name and filled with ``str.format``."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from quorum.errors import ConfigError
+from quorum.settings import PROJECT_ROOT
+
+PROMPT_DIR = PROJECT_ROOT / "prompts"
+
+
+@cache
+def load_prompt(name: str) -> str:
+    path = PROMPT_DIR / f"{name}.txt"
+    if not path.is_file():
+        raise ConfigError(f"{path}: prompt {name!r} not found")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def render_prompt(name: str, **values: str) -> str:
+    return load_prompt(name).format(**values)
