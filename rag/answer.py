@@ -18,7 +18,7 @@ from rag.extractive import ExtractiveBackend
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
 from rag.prompts import load_prompt, render_prompt
 from rag.retrieve import HybridRetriever, Retrieval
-from rag.text import is_instruction_like, normalise, split_sentences
+from rag.text import normalise, passage_sentences
 from rag.tokens import count_tokens
 from rag.verify import Checked, Verifier
 
@@ -50,7 +50,7 @@ class AnswerEngine:
         if self._llm is None:
             from rag.llm import make_llm
 
-            self._llm = make_llm(self.settings)
+            self._llm = make_llm(self.settings, abstain=ABSTAIN)
         return self._llm
 
     @cached_property
@@ -156,9 +156,7 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
 
 def model_view(passage: Passage, budget: int) -> str:
     """The passage text the model reads: the item, or its best-matching parts, within budget."""
-    sentences = [
-        s for s in split_sentences(passage.text, passage.start) if not is_instruction_like(s.text)
-    ]
+    sentences = passage_sentences(passage)
     matched = [s for s in sentences if any(a <= s.start < b for a, b in passage.spans[:1])]
     chosen, used = [], 0
     for sentence in matched + [s for s in sentences if s not in matched]:
@@ -194,7 +192,7 @@ def build_answer(
     if not sentences:
         return Answer(
             question=question,
-            answer=ABSTAIN,
+            answer=abstention(retrieval),
             abstained=True,
             searched=searched,
             backend=backend,
@@ -209,6 +207,14 @@ def build_answer(
         backend=backend,
         timings=timings,
     )
+
+
+def abstention(retrieval: Retrieval) -> str:
+    """The plain sentence for "not in the minutes", saying so when no meeting was in scope."""
+    if retrieval.scope:
+        return ABSTAIN
+    how = "; ".join(retrieval.filters.notes) or "the archive is empty"
+    return f"No meeting in the archive matches this question ({how})."
 
 
 def citation_for(n: int, passage: Passage, item: Checked) -> Citation:

@@ -25,8 +25,11 @@ _DAY_OR_MONTH = rf"((?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}\s+\d{{4}})"
 DAY_DATE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}\s+(\d{{4}})\b", re.I)
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 MONTH_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{4}})\b", re.I)
-SINCE = re.compile(rf"\b(since|after|from)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I)
-BEFORE = re.compile(rf"\b(before|until|prior to)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I)
+_NOT_AFTER_A_SPAN = r"(?<!week )(?<!day )(?<!month )(?<!year )(?<!days )(?<!weeks )"
+SINCE = re.compile(rf"{_NOT_AFTER_A_SPAN}\b(since|after|from)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I)
+BEFORE = re.compile(
+    rf"{_NOT_AFTER_A_SPAN}\b(before|until|prior to)\s+(?:the\s+)?{_DAY_OR_MONTH}", re.I
+)
 LATEST = re.compile(
     r"\b(?:the\s+)?(last|latest|most recent|previous)\s+([\w:&' -]{1,40}?)"
     r"(?=[?.,]|\s+(?:meeting|minutes)|$)",
@@ -52,16 +55,36 @@ def understand(question: str, meetings: list[Meeting]) -> Filters:
 
 
 def _read_kind(question: str, meetings: list[Meeting], filters: Filters) -> None:
+    """A kind of meeting named as the meeting asked about ("at the board", "the latest 1:1",
+    "the 28 January 2025 1:1") — not one merely mentioned ("on a future Board agenda")."""
     lowered = question.lower()
     kinds = sorted({m.kind for m in meetings})
-    named = [k for k in kinds if k.lower() in lowered]
+    named = [k for k in kinds if refers_to_meeting(lowered, k.lower())]
     if not named:
         for word, phrases in KIND_WORDS.items():
-            if any(re.search(rf"(?<![\w:]){re.escape(p)}(?![\w:])", lowered) for p in phrases):
+            if any(refers_to_meeting(lowered, p) for p in phrases):
                 named += [k for k in kinds if word in k.lower()]
     if named:
         filters.kinds = sorted(set(named))
         filters.notes.append(f"meeting kind: {', '.join(filters.kinds)}")
+
+
+MEETING_REFERENCE = (
+    r"\b(?:at|in|during|from|of|for|before|since|after)\s+(?:the|a|an|this|that)\s+"
+    r"(?:[\w:,-]+\s+){0,4}"
+)
+
+
+def refers_to_meeting(lowered: str, phrase: str) -> bool:
+    """Whether ``phrase`` (a kind of meeting) is used to name the meeting the question is
+    about: "at the September 2024 Performance and Governance Board", "in the latest 1:1"."""
+    name = rf"(?<![\w:]){re.escape(phrase)}(?![\w:])"
+    patterns = (
+        MEETING_REFERENCE + name,
+        rf"\b(?:last|latest|most recent|previous)\s+{name}",
+        rf"{name}\s+(?:meeting\s+)?(?:on|of|held)\b",
+    )
+    return any(re.search(pattern, lowered) for pattern in patterns)
 
 
 def _read_range(question: str, filters: Filters) -> None:
@@ -76,17 +99,34 @@ def _read_range(question: str, filters: Filters) -> None:
 
 
 def _read_exact_dates(question: str, meetings: list[Meeting], filters: Filters) -> None:
-    """A day or month that some meeting falls on becomes the range searched."""
+    """A day or month that some meeting falls on becomes the range searched; so does a day
+    the question calls a meeting's ("the board on 29 October 2024") even when no meeting
+    was held then, so that the answer is a plain "not in the minutes"."""
     held = {m.date for m in meetings if m.date}
-    periods = [_period(m.group(0)) for m in DAY_DATE.finditer(question)]
+    days = list(DAY_DATE.finditer(question))
+    periods = [_period(m.group(0)) for m in days]
     periods += [(m.group(0),) * 2 for m in ISO_DATE.finditer(question)]
     if not periods:
         periods = [_period(m.group(0)) for m in MONTH_DATE.finditer(question)]
-    matching = [(a, b) for a, b in periods if any(a <= d <= b for d in held)]
+    named = [_period(m.group(0)) for m in days if names_a_meeting(question, m)]
+    matching = [(a, b) for a, b in periods if any(a <= d <= b for d in held) or (a, b) in named]
     if matching:
         filters.date_from = min(a for a, _ in matching)
         filters.date_to = max(b for _, b in matching)
         filters.notes.append(f"meetings dated {filters.date_from} to {filters.date_to}")
+
+
+MEETING_WORDS = re.compile(r"\b(board|meeting|1:1|panel|minutes|session)\b", re.I)
+
+
+def names_a_meeting(question: str, date: re.Match[str]) -> bool:
+    """Whether a date is the date of a meeting: "the board on 29 October 2024", "the
+    28 January 2025 1:1" — a meeting word right before or right after it."""
+    before = question[max(0, date.start() - 12) : date.start()]
+    after = question[date.end() : date.end() + 12]
+    return bool(MEETING_WORDS.search(before) and re.search(r"\bon\s*$", before)) or bool(
+        MEETING_WORDS.match(after.strip())
+    )
 
 
 def _read_latest(question: str, meetings: list[Meeting], filters: Filters) -> None:

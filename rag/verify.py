@@ -17,7 +17,7 @@ import numpy as np
 from index.embed import Embedder
 from index.models import Meeting
 from rag.models import Passage
-from rag.text import Sentence, facts, is_instruction_like, key_terms, normalise, split_sentences
+from rag.text import Sentence, facts, key_terms, normalise, passage_sentences
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
 MIN_SIMILARITY = 0.62
@@ -81,7 +81,7 @@ class Verifier:
         sentences = answer_sentences(answer)
         if not sentences or not passages:
             return [Checked(s, c, None, "no passages to support it") for s, c in sentences]
-        evidence = [usable_sentences(p) for p in passages]
+        evidence = [passage_sentences(p) for p in passages]
         supports = [support_text(p, meetings[p.meeting_id]) for p in passages]
         flat = [s for group in evidence for s in group]
         vectors = np.array(self.embedder.embed([s for s, _ in sentences] + [s.text for s in flat]))
@@ -103,38 +103,6 @@ class Verifier:
                 reason = "re-cited" if cited else "cited"
             checked.append(Checked(text, cited, found, reason))
         return checked
-
-
-def usable_sentences(passage: Passage) -> list[Sentence]:
-    """The passage's sentences with offsets into the meeting text, without the item heading
-    and without instruction-like text (minutes are data, never instructions)."""
-    heading = heading_pattern(passage).match(passage.text)
-    body_start = passage.start + (heading.end() if heading else 0)
-    found = []
-    for sentence in split_sentences(passage.text, passage.start):
-        if sentence.start < body_start:
-            sentence = trimmed(sentence, body_start)
-        if sentence and not is_instruction_like(sentence.text):
-            found.append(sentence)
-    return found
-
-
-def heading_pattern(passage: Passage) -> re.Pattern[str]:
-    """Matches the item's own heading ("7. Neighbourhood ...", "Item 3: Prevention ...")."""
-    number, _, heading = passage.item_label.partition(". ")
-    words = r"[\W_]*".join(re.escape(w) for w in heading.split())
-    return re.compile(rf"\s*(?:item\s*)?{re.escape(number)}\s*[.:)]?[\W_]*{words}[\W_]*", re.I)
-
-
-def trimmed(sentence: Sentence, start: int) -> Sentence | None:
-    """The part of ``sentence`` from offset ``start`` on; None if too little is left."""
-    rest = sentence.text[max(start - sentence.start, 0) :]
-    lead = len(rest) - len(rest.lstrip())
-    rest = rest.strip()
-    if len(re.findall(r"\w+", rest)) < 3:
-        return None
-    begin = max(start, sentence.start) + lead
-    return Sentence(rest, begin, begin + len(rest))
 
 
 def best_support(
