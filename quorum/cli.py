@@ -90,7 +90,3 @@ def print_json(value: object) -> None:
 def _load_commands() -> None:
     """Import the modules whose functions register commands."""
     from quorum import commands  # noqa: F401
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -92,7 +92,7 @@ class Settings(BaseModel):
     context_tokens: int = _env(
         "QUORUM_CONTEXT_TOKENS",
         "Budget (cl100k tokens) for the passages put in front of the model.",
-        1200,
+        900,
     )
     openai_base_url: str | None = _env(
         "QUORUM_OPENAI_BASE_URL",

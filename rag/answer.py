@@ -24,6 +24,7 @@ from rag.verify import Checked, Verifier
 
 ABSTAIN = "The minutes searched do not record an answer to this question."
 MAX_SEARCHED_LISTED = 25
+MAX_LLM_PASSAGES = 3
 TokenSink = Callable[[str], None]
 
 
@@ -115,7 +116,7 @@ class AnswerEngine:
         timings: dict[str, float],
     ) -> str:
         messages = [
-            {"role": "system", "content": render_prompt("answer_system", abstain=ABSTAIN)},
+            {"role": "system", "content": load_prompt("answer_system")},
             {"role": "user", "content": self.user_prompt(question, passages)},
         ]
         start, parts = time.perf_counter(), []
@@ -130,7 +131,9 @@ class AnswerEngine:
 
     def user_prompt(self, question: str, passages: list[Passage]) -> str:
         blocks = passage_blocks(passages, self.settings.context_tokens)
-        return render_prompt("answer_user", passages="\n\n".join(blocks), question=question)
+        return render_prompt(
+            "answer_user", passages="\n\n".join(blocks), question=question, abstain=ABSTAIN
+        )
 
     def _verify(self, draft: str, passages: list[Passage]) -> list[Checked]:
         if not draft.strip():
@@ -141,11 +144,15 @@ class AnswerEngine:
 def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
     """Numbered passages for the model, whole items while they fit, else their matched parts.
 
+    Small local models lose the thread in long prompts (and prompt processing dominates
+    latency on a CPU), so the model sees the best few items, none taking over half the budget.
+
     Sentences that read like instructions to a model are left out: minutes are data.
     """
     blocks, used = [], count_tokens(load_prompt("answer_user"))
-    for number, passage in enumerate(passages, start=1):
-        body = model_view(passage, max(budget - used, 0))
+    share = budget // 2
+    for number, passage in enumerate(passages[:MAX_LLM_PASSAGES], start=1):
+        body = model_view(passage, min(share, max(budget - used, 0)))
         if not body:
             break
         block = f"[{number}] {passage.header}\n{body}"
