@@ -273,3 +273,135 @@ def parse_ids(only: str | None) -> set[str] | None:
             line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()
         }
     return {part.strip() for part in only.split(",") if part.strip()}
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument(
+        "--auth", type=Path, help="require login: file of USER:pbkdf2_sha256$… lines"
+    )
+    parser.add_argument(
+        "--llm", choices=["extractive", "local", "openai"], help="the page's default backend"
+    )
+
+
+@command("serve", "Start the web app on the configured index.")
+@with_arguments(_serve_args)
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import app
+
+    app.launch(settings, host=args.host, port=args.port, auth_file=args.auth)
+    return 0
+
+
+def _hash_password_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("user", help="the login name")
+
+
+@command("hash-password", "Print a USER:HASH line for `serve --auth FILE` (asks for the password).")
+@with_arguments(_hash_password_args)
+def hash_password(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from app import hash_password as make_hash
+
+    if ":" in args.user or not args.user.strip():
+        raise UsageError("the user name must be non-empty and contain no ':'")
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise UsageError("the password is empty")
+    print(f"{args.user}:{make_hash(password)}")
+    return 0
+
+
+def _register_args(parser: argparse.ArgumentParser) -> None:
+    from rag.register import STATUSES
+
+    parser.add_argument("--since", help="only meetings on or after this date (YYYY-MM-DD)")
+    parser.add_argument("--owner", help="owner's initials, role (CC) or part of their name")
+    parser.add_argument("--status", choices=STATUSES, help="only entries with this status")
+    parser.add_argument("--format", choices=["table", "csv", "md"], default="table")
+
+
+@command("register", "List decisions and actions across meetings, with owner and status.")
+@with_arguments(_register_args)
+def register(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.register import build_register, filter_register, render_register
+
+    entries = filter_register(
+        build_register(IndexStore(settings).catalog.meetings()),
+        since=args.since,
+        owner=args.owner,
+        status=args.status,
+    )
+    if not entries:
+        print("no decisions or actions match", file=sys.stderr)
+        return 0
+    print(render_register(entries, args.format), end="")
+    return 0
+
+
+def _brief_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["meeting", "topic", "since"], help="what to brief on")
+    parser.add_argument(
+        "target", help="meeting: id, date or source; topic: the topic; since: a meeting kind"
+    )
+    parser.add_argument(
+        "--llm", choices=["extractive", "local", "openai", "fake"], help="drafting backend"
+    )
+    parser.add_argument("--format", choices=["md", "docx"], default="md")
+    parser.add_argument("-o", "--output", type=Path, help="write here (required for docx)")
+
+
+@command("brief", "Write a cited briefing on a meeting, a topic, or since a kind's last meeting.")
+@with_arguments(_brief_args)
+def brief(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.briefing import BriefingEngine, render_markdown
+
+    if args.format == "docx" and not args.output:
+        raise UsageError("--format docx needs -o FILE")
+    engine = BriefingEngine(settings)
+    if args.kind == "meeting":
+        briefing = engine.meeting_briefing(find_meeting(engine.retriever.store, args.target))
+    elif args.kind == "topic":
+        briefing = engine.topic_briefing(args.target)
+    else:
+        briefing = engine.since_briefing(args.target)
+    if args.format == "docx":
+        from rag.docx_export import write_docx
+
+        write_docx(briefing, args.output)
+    elif args.output:
+        write_text(args.output, render_markdown(briefing))
+    else:
+        print(render_markdown(briefing), end="")
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+@command("settings", "Show every setting: its environment variable, value and meaning.")
+def show_settings(args: argparse.Namespace, settings: Settings) -> int:
+    from quorum.settings import describe_settings
+
+    values = settings.model_dump()
+    if values["openai_api_key"]:
+        values["openai_api_key"] = "(set, not shown)"
+    for (variable, _, description), name in zip(describe_settings(), values, strict=True):
+        print(f"{variable:24} {values[name]!s:40.40}  {description}")
+    return 0
