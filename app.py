@@ -383,16 +383,13 @@ def make_briefing(
     services: Services, backend: str, kind: str, meeting_id: str | None, topic: str, of_kind: str
 ) -> Briefing:
     """The briefing the form asks for: of one meeting, of a topic, or since the last meeting."""
-    briefer = services.briefer(backend)
-    if kind == "meeting":
-        if not meeting_id:
-            raise UsageError("choose the meeting to brief on")
-        return briefer.meeting_briefing(services.meeting(meeting_id))
-    if kind == "topic":
-        return briefer.topic_briefing(topic)
-    if not of_kind:
-        raise UsageError("choose the kind of meeting")
-    return briefer.since_briefing(of_kind)
+    targets = {"meeting": meeting_id, "topic": topic, "since": of_kind}
+    if not targets[kind]:
+        raise UsageError(
+            f"choose what to brief on ({'the meeting' if kind == 'meeting' else kind})"
+        )
+    target = services.meeting(meeting_id) if kind == "meeting" else targets[kind]
+    return services.briefer(backend).brief(kind, target)
 
 
 def briefing_html(briefing: Briefing) -> str:

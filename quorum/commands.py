@@ -369,12 +369,10 @@ def brief(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "docx" and not args.output:
         raise UsageError("--format docx needs -o FILE")
     engine = BriefingEngine(settings)
+    target = args.target
     if args.kind == "meeting":
-        briefing = engine.meeting_briefing(find_meeting(engine.retriever.store, args.target))
-    elif args.kind == "topic":
-        briefing = engine.topic_briefing(args.target)
-    else:
-        briefing = engine.since_briefing(args.target)
+        target = find_meeting(engine.retriever.store, args.target)
+    briefing = engine.brief(args.kind, target)
     if args.format == "docx":
         from rag.docx_export import write_docx
 

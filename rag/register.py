@@ -232,7 +232,7 @@ def _owned_by(entry: RegisterEntry, owner: str) -> bool:
     return wanted in written or wanted in (entry.owner_name or "").lower()
 
 
-def _owner_label(entry: RegisterEntry) -> str:
+def owner_label(entry: RegisterEntry) -> str:
     if entry.owner_name and entry.owner_name != entry.owner:
         return f"{entry.owner_name} ({entry.owner})"
     return entry.owner or "-"
@@ -249,7 +249,7 @@ def _summary_row(entry: RegisterEntry) -> list[str]:
         entry.meeting_date or "undated",
         entry.item,
         entry.kind,
-        _owner_label(entry),
+        owner_label(entry),
         entry.requested_by or "-",
         entry.due or "-",
         entry.status,

@@ -1,0 +1,575 @@
+"""Briefings: cited summaries of one meeting, of a topic across meetings, and of what happened
+since the last meeting of a kind.
+
+Every briefing is built the same way, one agenda item at a time (map). A backend drafts a few
+bullets from that item alone: a language model in one short call whose passage is budgeted
+with tiktoken to fit ``settings.n_ctx``, or, with ``llm="extractive"``, the item's key
+sentences verbatim (agreements and requests first, then the sentences most central to the
+item). Each drafted sentence is then checked by :class:`rag.verify.Verifier` against that
+item's passage exactly as answers are: one whose number or name is not in the item, or whose
+meaning no sentence of the item carries, is removed (and listed in ``Briefing.removed``). What
+survives is cited to the verbatim sentence that supports it.
+
+There is no reduce call: each section is already a short list of verified bullets, and a
+model pass over them could only restate them, at the price of another call and another chance
+to invent. Decisions and actions come from the register (:mod:`rag.register`), not from a
+model; they are verified against their item the same way and carry owner and status as a note.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from index.embed import Embedder
+from index.models import Meeting
+from index.outcomes import ROLE_TITLES
+from quorum.errors import ConfigError, NotFoundError, UsageError
+from quorum.settings import Settings
+from rag.answer import AnswerEngine, citation_for, passage_blocks
+from rag.extractive import QUESTION_TYPES
+from rag.models import Citation, Passage
+from rag.prompts import render_prompt
+from rag.register import RegisterEntry, build_register, owner_label
+from rag.retrieve import HybridRetriever, whole_item
+from rag.text import Sentence, facts, key_terms, passage_sentences
+from rag.tokens import count_tokens
+from rag.verify import Checked
+
+BriefingKind = Literal["meeting", "topic", "since"]
+
+MEETING_ITEM_BULLETS = 3  # per item of the meeting briefed
+LATEST_ITEM_BULLETS = 2  # per item of the last meeting of a kind (since-last briefing)
+SINCE_ITEM_BULLETS = 1  # per item of the meetings held around it
+TOPIC_ITEM_BULLETS = 2  # per retrieved item (topic briefing)
+TOPIC_TOP_K = 12
+TOPIC_MIN_COVERAGE = 0.6  # share of the topic's key terms a retrieved item must contain
+MAP_MAX_TOKENS = 160
+NONE_REPLY = "NONE"
+# cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
+TOKENIZER_MARGIN = 0.8
+MIN_BULLET_WORDS = 6
+SENTENCES_PER_BULLET = 4  # extractive: one more bullet for every this many sentences in an item
+AGREEMENT, REQUEST = QUESTION_TYPES["agreed"][1], QUESTION_TYPES["asked"][1]
+AGREEMENT_WEIGHT, REQUEST_WEIGHT = 0.3, 0.2
+NOTHING_FOUND = "The minutes searched record nothing for this briefing."
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+
+
+class Bullet(BaseModel):
+    text: str = Field(description="One verified sentence ending with its [n] marker.")
+    note: str = Field("", description="Register facts (kind, owner, status): not model text.")
+
+
+class Section(BaseModel):
+    heading: str
+    bullets: list[Bullet] = Field(default_factory=list)
+
+
+class Briefing(BaseModel):
+    """What every output format renders: sections of cited bullets and their references."""
+
+    title: str
+    kind: BriefingKind
+    sections: list[Section] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    open_actions: list[RegisterEntry] = Field(default_factory=list)
+    removed: list[str] = Field(
+        default_factory=list, description="Drafted sentences that failed verification."
+    )
+    backend: str
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class _Run:
+    """One briefing in progress: numbers its citations, keeps what verification removed and
+    adds up the time spent in each stage."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.citations: dict[tuple[str, int], Citation] = {}
+        self.removed: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        mark = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - mark
+
+    def bullets(self, checked: list[Checked], passage: Passage, limit: int) -> list[Bullet]:
+        """The verified sentences (at most ``limit``) as bullets cited to their quotes."""
+        bullets: list[Bullet] = []
+        seen: set[str] = set()
+        for sentence in checked:
+            if self.verified(sentence) and len(bullets) < limit and sentence.text not in seen:
+                seen.add(sentence.text)
+                bullets.append(Bullet(text=self.cited(sentence, passage)))
+        return bullets
+
+    def verified(self, sentence: Checked) -> bool:
+        """Whether verification kept the sentence; what it did not keep is listed as removed."""
+        if sentence.evidence is None:
+            self.removed.append(sentence.text)
+        return sentence.evidence is not None
+
+    def cited(self, sentence: Checked, passage: Passage) -> str:
+        """A verified sentence with the [n] marker of its quote (numbered on first use)."""
+        key = (passage.meeting_id, sentence.evidence.quote.start)
+        if key not in self.citations:
+            self.citations[key] = citation_for(len(self.citations) + 1, passage, sentence)
+        return with_marker(sentence.text, self.citations[key].n)
+
+    def briefing(
+        self,
+        title: str,
+        kind: BriefingKind,
+        sections: list[Section],
+        open_actions: list[RegisterEntry],
+        backend: str,
+    ) -> Briefing:
+        self.timings["total"] = time.perf_counter() - self.started
+        return Briefing(
+            title=title,
+            kind=kind,
+            sections=[section for section in sections if section.bullets],
+            citations=list(self.citations.values()),
+            open_actions=open_actions,
+            removed=self.removed,
+            backend=backend,
+            timings=self.timings,
+        )
+
+
+class BriefingEngine:
+    """Builds briefings over one index with the backend ``settings.llm`` names.
+
+    It shares an :class:`AnswerEngine`'s retriever, verifier and model (which loads on first
+    use); a fake model answers the briefing prompt's "nothing here" reply when nothing matches.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: HybridRetriever | None = None,
+        llm: object | None = None,
+    ) -> None:
+        if llm is None and settings.llm != "extractive":
+            from rag.llm import make_llm
+
+            llm = make_llm(settings, abstain=NONE_REPLY)
+        self.settings = settings
+        self.answers = AnswerEngine(settings, retriever, llm)
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self.answers.retriever
+
+    def brief(self, kind: str, target: Meeting | str) -> Briefing:
+        """A briefing of ``kind``: "meeting" (target: the Meeting), "topic" (target: the topic's
+        words) or "since" (target: a kind of meeting)."""
+        if kind == "meeting":
+            return self.meeting_briefing(target)
+        if kind == "topic":
+            return self.topic_briefing(target)
+        return self.since_briefing(target)
+
+    def meeting_briefing(self, meeting: Meeting) -> Briefing:
+        """Up to three bullets per agenda item, then the meeting's decisions and actions."""
+        run = self._start()
+        sections = [
+            Section(
+                heading=item.label,
+                bullets=self._bullets(
+                    whole_item(meeting, item.number), None, MEETING_ITEM_BULLETS, run
+                ),
+            )
+            for item in meeting.items
+        ]
+        entries = [e for e in self._register(run) if e.meeting_id == meeting.id]
+        sections.append(self._register_section("Decisions and actions", entries, run))
+        return run.briefing(
+            f"Briefing: {meeting_heading(meeting)}",
+            "meeting",
+            sections,
+            [e for e in entries if is_open_action(e)],
+            self.answers.backend_name,
+        )
+
+    def topic_briefing(self, topic: str) -> Briefing:
+        """What each meeting recorded on ``topic``, oldest meeting first, so the reader sees
+        how the position changed; then the open actions recorded under those items."""
+        topic = " ".join(topic.split())
+        if not topic:
+            raise UsageError("a topic briefing needs a topic")
+        run = self._start()
+        top_k = max(TOPIC_TOP_K, self.settings.top_k)
+        with run.timed("retrieve"):
+            found = self.retriever.retrieve(topic, top_k=top_k).passages
+        relevant = [p for p in found if covers(p.text, topic)]
+        meetings = self.answers.meetings
+        sections = [
+            Section(
+                heading=meeting_heading(meetings[passages[0].meeting_id]),
+                bullets=[
+                    bullet
+                    for passage in passages
+                    for bullet in self._bullets(passage, topic, TOPIC_ITEM_BULLETS, run)
+                ],
+            )
+            for passages in by_meeting_in_date_order(relevant)
+        ]
+        entries = [
+            e
+            for e in self._register(run)
+            if is_open_action(e) and entry_on_topic(e, topic, relevant)
+        ]
+        sections.append(self._register_section("Open actions", entries, run))
+        return run.briefing(
+            f"Topic briefing: {topic}", "topic", sections, entries, self.answers.backend_name
+        )
+
+    def since_briefing(self, kind: str) -> Briefing:
+        """The last meeting of ``kind``, every meeting of any kind held since the one before
+        it (or, when there is none, since the last one), and the actions still open from them.
+        """
+        run = self._start()
+        dated = sorted((m for m in self.retriever.meetings() if m.date), key=lambda m: m.date)
+        name = resolve_kind(kind, dated)
+        of_kind = [m for m in dated if m.kind == name]
+        latest = of_kind[-1]
+        since = (of_kind[-2] if len(of_kind) > 1 else latest).date
+        around = [m for m in dated if m.date > since and m.id != latest.id]
+        sections = [
+            Section(
+                heading=meeting_heading(m) + (f" (last {name})" if m is latest else ""),
+                bullets=self._meeting_bullets(
+                    m, LATEST_ITEM_BULLETS if m is latest else SINCE_ITEM_BULLETS, run
+                ),
+            )
+            for m in sorted([latest, *around], key=lambda m: m.date)
+        ]
+        entries = [
+            e for e in self._register(run) if (e.meeting_date or "") >= since and is_open_action(e)
+        ]
+        sections.append(self._register_section("Actions still open", entries, run))
+        return run.briefing(
+            f"Since the {'previous' if len(of_kind) > 1 else 'last'} {name} ({since})",
+            "since",
+            sections,
+            entries,
+            self.answers.backend_name,
+        )
+
+    def _start(self) -> _Run:
+        """A new run, with the embedder (and the model, if any) loaded and timed as "load"."""
+        run = _Run()
+        with run.timed("load"):
+            self.answers.embedder.warm_up()
+            if self.settings.llm != "extractive":
+                self.answers.llm.warm_up()
+        return run
+
+    def _register(self, run: _Run) -> list[RegisterEntry]:
+        with run.timed("register"):
+            return build_register(self.retriever.meetings())
+
+    def _meeting_bullets(self, meeting: Meeting, limit: int, run: _Run) -> list[Bullet]:
+        return [
+            bullet
+            for item in meeting.items
+            for bullet in self._bullets(whole_item(meeting, item.number), None, limit, run)
+        ]
+
+    def _bullets(self, passage: Passage, topic: str | None, limit: int, run: _Run) -> list[Bullet]:
+        """Draft bullets for one item (on ``topic``, or on the item as a whole), verify them
+        against that item alone and keep at most ``limit``."""
+        with run.timed("draft"):
+            draft = self._draft(passage, topic, limit)
+        if not draft:
+            return []
+        checked = self._check(draft, passage, run)
+        if topic is not None:
+            checked = [c for c in checked if c.evidence is None or on_topic(c, passage, topic)]
+        return run.bullets(checked, passage, limit)
+
+    def _check(self, draft: str, passage: Passage, run: _Run) -> list[Checked]:
+        """Verify the draft's sentences against this passage alone, as answers are, and then
+        their names and numbers against the sentence each one quotes."""
+        meetings = self.answers.meetings
+        with run.timed("verify"):
+            checked = self.answers.verifier.check(draft, [passage], meetings)
+            return [attributed(c, passage, meetings[passage.meeting_id]) for c in checked]
+
+    def _draft(self, passage: Passage, topic: str | None, limit: int) -> str:
+        """Sentences with [1] markers: the model's bullets, the extractive backend's answer on
+        the topic, or the item's key sentences."""
+        if self.settings.llm != "extractive":
+            return self._generate(passage, topic, limit)
+        if topic is not None:
+            return bullet_lines(one_line(self.answers.extractive.answer(topic, [passage])))
+        chosen = key_sentences(passage, self.answers.embedder, limit)
+        return bullet_lines("\n".join(f"{one_line(sentence.text)} [1]" for sentence in chosen))
+
+    def _generate(self, passage: Passage, topic: str | None, limit: int) -> str:
+        """One short model call over this item's passage, within the model's context."""
+        question = (
+            render_prompt("brief_item_question")
+            if topic is None
+            else render_prompt("brief_topic_question", topic=topic)
+        )
+        system = render_prompt("brief_system", bullets=str(limit), none=NONE_REPLY)
+        blocks = passage_blocks([passage], self._passage_budget(system, question))
+        if not blocks:
+            return ""
+        user = render_prompt("brief_user", passages=blocks[0], question=question)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return bullet_lines(self.answers.llm.complete(messages, max_tokens=MAP_MAX_TOKENS))
+
+    def _passage_budget(self, system: str, question: str) -> int:
+        """Tokens the passage may take so prompt and reply fit ``n_ctx``."""
+        frame = render_prompt("brief_user", passages="", question=question)
+        room = self.settings.n_ctx - MAP_MAX_TOKENS - count_tokens(system) - count_tokens(frame)
+        budget = min(self.settings.context_tokens, int(room * TOKENIZER_MARGIN))
+        if budget <= 0:
+            raise ConfigError(f"QUORUM_N_CTX={self.settings.n_ctx} leaves no room for a passage")
+        return budget
+
+    def _register_section(self, heading: str, entries: list[RegisterEntry], run: _Run) -> Section:
+        """Register entries as bullets, verified against their agenda item (one check per
+        item), each with its owner and status as a note."""
+        meetings = self.answers.meetings
+        groups: dict[tuple[str, str], list[RegisterEntry]] = {}
+        for entry in entries:
+            groups.setdefault((entry.meeting_id, entry.item), []).append(entry)
+        bullets: list[Bullet] = []
+        seen: set[str] = set()
+        for (meeting_id, label), group in groups.items():
+            passage = item_passage(meetings[meeting_id], label)
+            if passage is None:
+                run.removed.extend(entry.text for entry in group)
+                continue
+            draft = "\n".join(f"{entry_sentence(entry)} [1]" for entry in group)
+            for sentence in self._check(draft, passage, run):
+                entry = next((e for e in group if sentence.text in entry_sentence(e)), None)
+                if run.verified(sentence) and entry and sentence.text not in seen:
+                    seen.add(sentence.text)
+                    text = run.cited(sentence, passage)
+                    bullets.append(Bullet(text=text, note=entry_note(entry)))
+        return Section(heading=heading, bullets=bullets)
+
+
+def key_sentences(passage: Passage, embedder: Embedder, limit: int) -> list[Sentence]:
+    """An item's key sentences in text order: agreements and requests first, then those
+    closest in meaning to the item as a whole; one more for every few sentences it has.
+    Whole sentences are preferred to fragments of lines; lead-ins ("... to:") are left out."""
+    usable = [
+        s
+        for s in passage_sentences(passage)
+        if len(s.text.split()) >= MIN_BULLET_WORDS and not s.text.endswith(":")
+    ]
+    sentences = [s for s in usable if s.text.endswith((".", "!", "?"))] or usable
+    if not sentences:
+        return []
+    vectors = np.array(embedder.embed([s.text for s in sentences]))
+    centrality = vectors @ vectors.mean(axis=0)
+    scores = [
+        float(c)
+        + AGREEMENT_WEIGHT * bool(AGREEMENT.search(s.text))
+        + REQUEST_WEIGHT * bool(REQUEST.search(s.text))
+        for s, c in zip(sentences, centrality, strict=True)
+    ]
+    count = min(limit, 1 + (len(sentences) - 1) // SENTENCES_PER_BULLET)
+    best = sorted(range(len(sentences)), key=scores.__getitem__, reverse=True)[:count]
+    return [sentences[i] for i in sorted(best)]
+
+
+def attributed(sentence: Checked, passage: Passage, meeting: Meeting) -> Checked:
+    """Briefings hold names and numbers closer than answers do: each (and an attendee named
+    as the sentence's first word, which :func:`rag.text.facts` skips) must occur in the quoted
+    sentence or the one before it (which a "He" may refer back to) or the item's header, or
+    name the same attendee as a word there ("PCC" for "JT"). The item as a whole is not
+    enough: a remark would otherwise survive credited to someone else who spoke under it."""
+    if sentence.evidence is None:
+        return sentence
+    context = quote_context(sentence.evidence.quote, passage)
+    names = attendee_names(meeting)
+    wanted = sorted(facts(sentence.text) | leading_attendee(sentence.text, names))
+    missing = [f for f in wanted if not named_in(f, context, names)]
+    if not missing:
+        return sentence
+    return replace(sentence, evidence=None, reason=f"not in the quote: {', '.join(missing)}")
+
+
+def leading_attendee(text: str, names: list[set[str]]) -> set[str]:
+    """The sentence's first word ("TR", "AH's" as "AH") when it names an attendee."""
+    first = re.match(r"\s*([A-Za-z][\w-]*)", text)
+    word = first.group(1) if first else ""
+    return {word} if any(word in group for group in names) else set()
+
+
+def quote_context(quote: Sentence, passage: Passage) -> str:
+    before = [s.text for s in passage_sentences(passage) if s.end <= quote.start][-1:]
+    return " ".join([passage.header, *before, quote.text])
+
+
+def named_in(fact: str, context: str, names: list[set[str]]) -> bool:
+    """Whether ``context`` holds ``fact``, or another name of the attendee it names."""
+    if mentioned(fact, context):
+        return True
+    return any(fact in group and any(mentioned(n, context) for n in group) for group in names)
+
+
+def attendee_names(meeting: Meeting) -> list[set[str]]:
+    """Each attendee's full name, surname, initials and role acronym ("PCC", "CC")."""
+    found = []
+    for person in meeting.attendees:
+        role = person.role or ""
+        acronyms = {short for short, title in ROLE_TITLES.items() if role.startswith(title)}
+        names = {person.name, person.name.split()[-1], person.initials or "", *acronyms}
+        found.append(names - {""})
+    return found
+
+
+def mentioned(name: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def bullet_lines(reply: str) -> str:
+    """A model's bullet list as plain sentences, one a line; the "nothing here" reply is ''."""
+    lines = (_LIST_MARK.sub("", line).strip() for line in reply.splitlines())
+    return "\n".join(line for line in lines if line and line.strip(" .").upper() != NONE_REPLY)
+
+
+def one_line(text: str) -> str:
+    """Whitespace (line breaks of the minutes' layout included) collapsed to single spaces."""
+    return " ".join(text.split())
+
+
+def with_marker(sentence: str, n: int) -> str:
+    """``sentence`` with `` [n]`` before its closing punctuation (added if it has none)."""
+    sentence = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+    return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+
+
+def by_meeting_in_date_order(passages: list[Passage]) -> list[list[Passage]]:
+    """Passages grouped by meeting, oldest meeting first (undated last), items in order."""
+    groups: dict[str, list[Passage]] = {}
+    for passage in passages:
+        groups.setdefault(passage.meeting_id, []).append(passage)
+    ordered = sorted(groups.values(), key=lambda g: (not g[0].date, g[0].date, g[0].meeting_id))
+    return [sorted(group, key=lambda p: p.start) for group in ordered]
+
+
+def covers(text: str, topic: str) -> bool:
+    """Whether ``text`` holds enough of the topic's key terms to be about it."""
+    wanted = key_terms(topic)
+    found = wanted & key_terms(text)
+    return bool(wanted) and len(found) / len(wanted) >= TOPIC_MIN_COVERAGE
+
+
+def on_topic(sentence: Checked, passage: Passage, topic: str) -> bool:
+    """A verified sentence belongs in a topic briefing when it, its quote or its item's
+    heading names the topic (a model may summarise other parts of a retrieved item)."""
+    return covers(f"{sentence.text} {sentence.evidence.quote.text} {passage.item_label}", topic)
+
+
+def entry_on_topic(entry: RegisterEntry, topic: str, passages: list[Passage]) -> bool:
+    """An entry of a retrieved item that names the topic, or whose item's heading does."""
+    retrieved = any(
+        (p.meeting_id, p.item_label) == (entry.meeting_id, entry.item) for p in passages
+    )
+    return retrieved and (covers(entry.text, topic) or covers(entry.item, topic))
+
+
+def resolve_kind(kind: str, meetings: list[Meeting]) -> str:
+    """The meeting kind ``kind`` names: exactly (any case), or as the only kind containing it."""
+    kinds = sorted({m.kind for m in meetings})
+    wanted = kind.strip().lower()
+    for matches in (
+        [k for k in kinds if k.lower() == wanted],
+        [k for k in kinds if wanted in k.lower()],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise NotFoundError(f"{kind!r} matches {len(matches)} kinds: {', '.join(matches)}")
+    raise NotFoundError(f"no dated meeting of kind {kind!r}; kinds: {', '.join(kinds) or 'none'}")
+
+
+def item_passage(meeting: Meeting, label: str) -> Passage | None:
+    """The whole agenda item a register entry names by its label."""
+    item = next((it for it in meeting.items if it.label == label), None)
+    return whole_item(meeting, item.number) if item else None
+
+
+def entry_sentence(entry: RegisterEntry) -> str:
+    """A register entry's text on one line, starting with a capital ("A report on ...")."""
+    text = one_line(entry.text)
+    return text[:1].upper() + text[1:]
+
+
+def is_open_action(entry: RegisterEntry) -> bool:
+    return entry.kind == "action" and entry.status != "done"
+
+
+def entry_note(entry: RegisterEntry) -> str:
+    """ "action · owner: Alex House (AH) · asked by JT · open" """
+    parts = [entry.kind]
+    if entry.owner:
+        parts.append(f"owner: {owner_label(entry)}")
+    if entry.requested_by:
+        parts.append(f"asked by {entry.requested_by}")
+    if entry.due:
+        parts.append(f"due {entry.due}")
+    parts.append(entry.status)
+    if entry.closed_by:
+        parts.append(f"see {one_line(entry.closed_by)}")
+    return " · ".join(parts)
+
+
+def meeting_heading(meeting: Meeting) -> str:
+    return f"{meeting.title} — {meeting.date or 'date unknown'}"
+
+
+def reference(citation: Citation) -> str:
+    """ "[1] meeting — date — item", as every format lists references."""
+    return f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — {citation.item}"
+
+
+def footnotes(briefing: Briefing) -> list[str]:
+    """Plain lines every format ends with: nothing found, what was left out, the backend."""
+    notes = [] if any(s.bullets for s in briefing.sections) else [NOTHING_FOUND]
+    if briefing.removed:
+        notes.append(
+            f"{len(briefing.removed)} drafted sentence(s) left out: "
+            "the minutes they cite do not support them."
+        )
+    notes.append(f"Backend: {briefing.backend}.")
+    return notes
+
+
+def render_markdown(briefing: Briefing) -> str:
+    lines = [f"# {briefing.title}", ""]
+    for section in briefing.sections:
+        lines += [f"## {section.heading}", ""]
+        lines += [
+            f"- {bullet.text}" + (f" _({bullet.note})_" if bullet.note else "")
+            for bullet in section.bullets
+        ]
+        lines.append("")
+    if briefing.citations:
+        lines += ["## References", ""]
+        lines += [f"- {reference(citation)}" for citation in briefing.citations]
+        lines.append("")
+    lines += [f"_{note}_" for note in footnotes(briefing)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""A briefing as a Word document: title, one heading per section, bulleted lines, references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quorum.errors import MissingDependencyError, UsageError
+from rag.briefing import Briefing, footnotes, reference
+
+
+def write_docx(briefing: Briefing, path: Path) -> Path:
+    """Write ``briefing`` to ``path`` (python-docx's default template, "List Bullet" style)."""
+    try:
+        import docx
+    except ImportError:
+        raise MissingDependencyError("python-docx", "Word export") from None
+    document = docx.Document()
+    document.add_heading(briefing.title, level=0)
+    for section in briefing.sections:
+        document.add_heading(section.heading, level=1)
+        for bullet in section.bullets:
+            paragraph = document.add_paragraph(bullet.text, style="List Bullet")
+            if bullet.note:
+                paragraph.add_run(f" ({bullet.note})").italic = True
+    if briefing.citations:
+        document.add_heading("References", level=1)
+        for citation in briefing.citations:
+            document.add_paragraph(reference(citation))
+    for note in footnotes(briefing):
+        document.add_paragraph().add_run(note).italic = True
+    try:
+        document.save(str(path))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
+    return path
