@@ -21,15 +21,14 @@ offset points into it. Then:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date as Date
 from pathlib import Path
 
+from index.dates import FoundDate, find_date
 from index.models import AgendaItem, Attendee, AttendeeStatus, Meeting, Session
 from index.readers import read_source
 from quorum.errors import ParseError
@@ -376,19 +375,6 @@ def _first_marking(text: str, start: int = 0, end: int | None = None) -> str | N
 
 # --------------------------------------------------------------------------- date, time, venue
 
-_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
-_MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
-_MONTHS["sept"] = 9
-_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_WEEKDAY = r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+"
-_WORDY_DATE = re.compile(
-    rf"(?:{_WEEKDAY})?(?:the\s+)?(?<!\d)(?P<day>\d{{1,2}})\s*(?:st|nd|rd|th)?\b,?\s+(?:of\s+)?"
-    rf"(?P<month>{_MONTH_NAMES})\b\.?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
-    re.IGNORECASE,
-)
-_NUMERIC_DATE = re.compile(
-    r"(?<![\d/.])(?P<day>\d{1,2})[/.](?P<month>\d{1,2})[/.](?P<year>(?:19|20)\d{2})\b"
-)
 _TIME = r"\d{1,2}[.:]\d{2}\s*(?:[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?"
 _TIME_AFTER_DATE = re.compile(rf"^[ \t,]*(?:at[ \t]+|[-–][ \t]*)?(?P<time>{_TIME})", re.I)
 _FIELD_ROW = re.compile(
@@ -396,27 +382,6 @@ _FIELD_ROW = re.compile(
     r"[ \t]*(?:[:|\t]|[ \t]{2,})[ \t]*(?P<value>.*)$",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class _DateFound:
-    iso: str
-    start: int
-    end: int
-
-
-def _find_date(text: str) -> _DateFound | None:
-    """The first real calendar date written out in ``text`` (day month year, UK order)."""
-    matches = [*_WORDY_DATE.finditer(text), *_NUMERIC_DATE.finditer(text)]
-    for match in sorted(matches, key=lambda m: m.start()):
-        month = match["month"]
-        number = int(month) if month.isdigit() else _MONTHS[month.lower()]
-        try:
-            day = Date(int(match["year"]), number, int(match["day"]))
-        except ValueError:
-            continue
-        return _DateFound(day.isoformat(), match.start(), match.end())
-    return None
 
 
 def _fields(header: str) -> dict[str, str]:
@@ -428,7 +393,7 @@ def _fields(header: str) -> dict[str, str]:
     return fields
 
 
-def _meeting_time(header: str, fields: dict[str, str], found: _DateFound | None) -> str | None:
+def _meeting_time(header: str, fields: dict[str, str], found: FoundDate | None) -> str | None:
     if fields.get("time"):
         return fields["time"]
     if found and (match := _TIME_AFTER_DATE.match(header[found.end :])):
@@ -489,7 +454,7 @@ def _title(header_lines: list[str], fields: dict[str, str]) -> str | None:
 def _clean_title(text: str) -> str | None:
     """Without a leading "Minutes:" and without the date and time it may carry."""
     text = _TITLE_PREFIX.sub("", text.strip(), count=1)
-    if found := _find_date(text):
+    if found := find_date(text):
         after = text[found.end :]
         time = _TIME_AFTER_DATE.match(after)
         text = text[: found.start] + " " + after[time.end() if time else 0 :]
@@ -721,7 +686,7 @@ def parse_text(
     header_end = spans[0].start if spans else len(body)
     header = body[:header_end]
     fields = _fields(header)
-    found = _find_date(header)
+    found = find_date(header)
     title = _title(header.split("\n"), fields)
     kind = _meeting_kind(title or "", header)
     if not spans:
