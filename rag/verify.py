@@ -82,27 +82,67 @@ class Verifier:
         if not sentences or not passages:
             return [Checked(s, c, None, "no passages to support it") for s, c in sentences]
         evidence = [passage_sentences(p) for p in passages]
-        supports = [support_text(p, meetings[p.meeting_id]) for p in passages]
-        flat = [s for group in evidence for s in group]
-        vectors = np.array(self.embedder.embed([s for s, _ in sentences] + [s.text for s in flat]))
-        answer_vecs, evidence_vecs = vectors[: len(sentences)], vectors[len(sentences) :]
+        orders = [citation_order(cited, len(passages)) for _, cited in sentences]
+        found = [
+            verbatim(text, evidence, order)
+            for (text, _), order in zip(sentences, orders, strict=True)
+        ]
+        unsure = [i for i, hit in enumerate(found) if hit is None]
+        if unsure:
+            supports = [support_text(p, meetings[p.meeting_id]) for p in passages]
+            texts = [sentences[i][0] for i in unsure]
+            matched = self._by_meaning(texts, [orders[i] for i in unsure], evidence, supports)
+            for i, hit in zip(unsure, matched, strict=True):
+                found[i] = hit
+        return [
+            checked(text, cited, hit) for (text, cited), hit in zip(sentences, found, strict=True)
+        ]
+
+    def _by_meaning(
+        self,
+        texts: list[str],
+        orders: list[list[int]],
+        evidence: list[list[Sentence]],
+        supports: list[str],
+    ) -> list[Evidence | None]:
+        """For sentences not copied verbatim: facts present and meaning close, per passage."""
+        flat = [s.text for group in evidence for s in group]
+        vectors = np.array(self.embedder.embed_cached(texts + flat))
+        answers, pool = vectors[: len(texts)], vectors[len(texts) :]
         bounds = np.cumsum([0] + [len(group) for group in evidence])
-        checked = []
-        for (text, cited), vec in zip(sentences, answer_vecs, strict=True):
-            order = [n - 1 for n in cited if 1 <= n <= len(passages)]
-            order += [i for i in range(len(passages)) if i not in order]
-            found = None
+        found: list[Evidence | None] = []
+        for text, order, vec in zip(texts, orders, answers, strict=True):
+            hit = None
             for index in order:
-                group = evidence[index]
-                sims = evidence_vecs[bounds[index] : bounds[index + 1]] @ vec
-                found = best_support(text, group, sims, supports[index], index)
-                if found:
+                sims = pool[bounds[index] : bounds[index + 1]] @ vec
+                hit = best_support(text, evidence[index], sims, supports[index], index)
+                if hit:
                     break
-            reason = "supported" if found else "no retrieved passage supports it"
-            if found and found.passage + 1 not in cited:
-                reason = "re-cited" if cited else "cited"
-            checked.append(Checked(text, cited, found, reason))
-        return checked
+            found.append(hit)
+        return found
+
+
+def citation_order(cited: tuple[int, ...], count: int) -> list[int]:
+    """Passages to try for a sentence: the ones it cites first, then the rest in rank order."""
+    order = [n - 1 for n in cited if 1 <= n <= count]
+    return order + [i for i in range(count) if i not in order]
+
+
+def verbatim(text: str, evidence: list[list[Sentence]], order: list[int]) -> Evidence | None:
+    """A sentence copied word for word from a passage is supported by it: no model needed."""
+    wanted = normalise(text).rstrip(".")
+    for index in order:
+        for sentence in evidence[index]:
+            if normalise(sentence.text).rstrip(".") == wanted:
+                return Evidence(index, sentence, 1.0)
+    return None
+
+
+def checked(text: str, cited: tuple[int, ...], found: Evidence | None) -> Checked:
+    reason = "supported" if found else "no retrieved passage supports it"
+    if found and found.passage + 1 not in cited:
+        reason = "re-cited" if cited else "cited"
+    return Checked(text, cited, found, reason)
 
 
 def best_support(
