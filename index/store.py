@@ -333,7 +333,9 @@ class IndexStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         if nodes:
-            BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(str(tmp))
+            BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(
+                str(tmp), show_progress=False
+            )
         (tmp / "generation").write_text(str(generation))
         old = self.path / "bm25.old"
         shutil.rmtree(old, ignore_errors=True)
