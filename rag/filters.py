@@ -147,18 +147,16 @@ def _read_latest(question: str, meetings: list[Meeting], filters: Filters) -> No
 
 
 def _read_people(question: str, meetings: list[Meeting], filters: Filters) -> None:
-    """Names or initials of attendees; initials resolve per meeting's own attendee list."""
-    for meeting in meetings:
-        for person in meeting.attendees:
-            surname = person.name.split()[-1]
-            tokens = [person.name, surname] + ([person.initials] if person.initials else [])
-            for token in tokens:
-                exact_case = token == person.initials
-                flags = 0 if exact_case else re.I
-                if re.search(rf"\b{re.escape(token)}\b", question, flags):
-                    if token not in filters.people:
-                        filters.people.append(token)
-                    break
+    """Names or initials of attendees (initials resolve per meeting when ranking). Each
+    distinct person is looked for once, however many meetings list them."""
+    people = {(p.name, p.initials) for m in meetings for p in m.attendees}
+    for name, initials in sorted(people, key=lambda person: person[0]):
+        for token in [name, name.split()[-1], *([initials] if initials else [])]:
+            flags = 0 if token == initials else re.I
+            if re.search(rf"\b{re.escape(token)}\b", question, flags):
+                if token not in filters.people:
+                    filters.people.append(token)
+                break
 
 
 def _period(text: str) -> tuple[str, str]:
