@@ -36,12 +36,12 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.errors import ConfigError, NotFoundError, QuorumError, UsageError
+from core.settings import Settings
 from index.ingest import FileResult, Ingestor, IngestReport
 from index.models import AgendaItem, Meeting
 from index.readers import SUPPORTED_SUFFIXES
 from index.store import IndexStore
-from quorum.errors import ConfigError, NotFoundError, QuorumError, UsageError
-from quorum.settings import Settings
 from rag.answer import AnswerEngine
 from rag.briefing import Briefing, BriefingEngine, footnotes, reference, render_markdown
 from rag.docx_export import write_docx

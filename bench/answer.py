@@ -35,8 +35,8 @@ from bench.ingest import (
     verdict,
     workspace,
 )
+from core.settings import PROJECT_ROOT
 from index.embed import Embedder
-from quorum.settings import PROJECT_ROOT
 from rag.answer import AnswerEngine
 from rag.llm import LLM, make_llm
 from rag.models import Answer

@@ -31,9 +31,9 @@ from typing import Any, cast
 import torch
 
 from bench.synth import write_archive
+from core.settings import SAMPLE_ARCHIVE, Settings
 from index.embed import Embedder
 from index.ingest import Ingestor, IngestReport
-from quorum.settings import SAMPLE_ARCHIVE, Settings
 
 TARGET_SECONDS_PER_1000 = 120.0
 TARGET_NOOP_SECONDS = 5.0

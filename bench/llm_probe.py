@@ -20,7 +20,7 @@ from typing import Any
 
 import xllamacpp
 
-from quorum.settings import SAMPLE_ARCHIVE, Settings
+from core.settings import SAMPLE_ARCHIVE, Settings
 from rag.gguf import MODELS, ensure_model
 from rag.llm import LocalLLM, Message, build_engine_params
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from quorum.errors import ConfigError
+from core.errors import ConfigError
 from rag.answer import AnswerEngine
 from rag.models import Answer, Citation, Passage
 

@@ -15,7 +15,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from quorum.errors import ConfigError, MissingDependencyError
+from core.errors import ConfigError, MissingDependencyError
 
 
 def default_model_path() -> Path:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core.errors import ParseError, QuorumError
+from core.settings import Settings
 from index.chunk import chunk_meeting
 from index.embed import Embedder
 from index.models import Meeting
@@ -21,8 +23,6 @@ from index.outcomes import extract_outcomes
 from index.parse import parse_text
 from index.readers import SUPPORTED_SUFFIXES, read_source
 from index.store import IndexStore
-from quorum.errors import ParseError, QuorumError
-from quorum.settings import Settings
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed", "skipped"]
 Progress = Callable[[int, int, str], None]

@@ -28,10 +28,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ParseError
 from index.dates import FoundDate, find_date
 from index.models import AgendaItem, Attendee, AttendeeStatus, Meeting, Session
 from index.readers import read_source
-from quorum.errors import ParseError
 
 _BOLD_ON, _BOLD_OFF = "\ue000", "\ue001"
 

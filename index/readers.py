@@ -8,7 +8,7 @@ Every reader hands the parser text in one convention, whatever the format:
   pasted out of a two-column table look; in HTML a cell's paragraphs are joined by spaces;
 * bold text wrapped in ``**`` (the parser uses bold runs to find headings in flattened tables).
 
-Anything that cannot be read raises :class:`~quorum.errors.ParseError` naming the file and why.
+Anything that cannot be read raises :class:`~core.errors.ParseError` naming the file and why.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from docx.text.run import Run
 from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-from quorum.errors import ParseError
+from core.errors import ParseError
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".docx", ".pdf"})
 

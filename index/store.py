@@ -20,10 +20,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError, IndexStoreError, MissingDependencyError, NotFoundError
+from core.settings import Settings
 from index.chunk import item_label
 from index.models import Chunk, Meeting
-from quorum.errors import ConfigError, IndexStoreError, MissingDependencyError, NotFoundError
-from quorum.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meetings (

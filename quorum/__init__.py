@@ -1,7 +1,7 @@
 """Quorum: cited answers, briefings and registers over meeting minutes.
 
-This package holds what every layer shares (settings and errors) and the CLI shell.
-The library lives in ``index`` (parse, chunk, embed, store) and ``rag`` (retrieve,
+This package is the CLI shell. What every layer shares (settings and errors) lives in
+``core``; the library lives in ``index`` (parse, chunk, embed, store) and ``rag`` (retrieve,
 answer, verify, summarise).
 """
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.errors import NotFoundError, UsageError
+from core.settings import Settings
 from index.ingest import Ingestor, IngestReport
 from index.store import IndexStore
 from quorum.cli import command, with_arguments
-from quorum.errors import NotFoundError, UsageError
-from quorum.settings import Settings
 
 
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
@@ -395,7 +395,7 @@ def write_text(path: Path, text: str) -> None:
 
 @command("settings", "Show every setting: its environment variable, value and meaning.")
 def show_settings(args: argparse.Namespace, settings: Settings) -> int:
-    from quorum.settings import describe_settings
+    from core.settings import describe_settings
 
     values = settings.model_dump()
     if values["openai_api_key"]:

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 
+from core.settings import Settings
 from index.embed import Embedder
 from index.models import Meeting
-from quorum.settings import Settings
 from rag.extractive import ExtractiveBackend
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
 from rag.prompts import load_prompt, render_prompt

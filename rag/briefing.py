@@ -28,11 +28,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from core.errors import ConfigError, NotFoundError, UsageError
+from core.settings import Settings
 from index.embed import Embedder
 from index.models import Meeting
 from index.outcomes import ROLE_TITLES
-from quorum.errors import ConfigError, NotFoundError, UsageError
-from quorum.settings import Settings
 from rag.answer import AnswerEngine, citation_for, passage_blocks
 from rag.extractive import QUESTION_TYPES
 from rag.models import Citation, Passage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quorum.errors import MissingDependencyError, UsageError
+from core.errors import MissingDependencyError, UsageError
 from rag.briefing import Briefing, footnotes, reference
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from quorum.errors import ConfigError, MissingDependencyError, ModelIntegrityError
+from core.errors import ConfigError, MissingDependencyError, ModelIntegrityError
 
 GGUF_MAGIC = b"GGUF"
 _CHUNK = 8 * 1024 * 1024

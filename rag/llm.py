@@ -21,8 +21,8 @@ from http.client import HTTPResponse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from quorum.errors import BackendError, ConfigError, MissingDependencyError
-from quorum.settings import Settings
+from core.errors import BackendError, ConfigError, MissingDependencyError
+from core.settings import Settings
 from rag.gguf import ensure_model, model_spec
 
 if TYPE_CHECKING:

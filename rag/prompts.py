@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from quorum.errors import ConfigError
-from quorum.settings import PROJECT_ROOT
+from core.errors import ConfigError
+from core.settings import PROJECT_ROOT
 
 PROMPT_DIR = PROJECT_ROOT / "prompts"
 

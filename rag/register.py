@@ -29,9 +29,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from core.errors import QuorumError
 from index.models import Meeting, Outcome
 from index.outcomes import extract_outcomes, item_sentences
-from quorum.errors import QuorumError
 from rag.text import key_terms, stem
 
 Status = Literal["open", "done", "carried forward"]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from core.settings import Settings
 from index.chunk import HEADER_ITEM_HEADING, HEADER_ITEM_NUMBER, item_label
 from index.embed import Embedder
 from index.models import Meeting
 from index.store import IndexStore
-from quorum.settings import Settings
 from rag.filters import in_scope, understand
 from rag.models import Filters, Passage
 

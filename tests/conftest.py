@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from core.settings import SAMPLE_ARCHIVE, Settings
 from index.embed import Embedder
-from quorum.settings import SAMPLE_ARCHIVE, Settings
 
 NPG_QUESTION = "What did we agree on the Neighbourhood Policing Guarantee?"
 DISMISSAL_QUESTION = "How many officers were dismissed for gross misconduct in 2024?"

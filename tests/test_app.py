@@ -11,11 +11,11 @@ import pytest
 
 import app
 import quorum.commands  # noqa: F401  (registers the subcommands build_parser lists)
+from core.errors import BackendError, ConfigError, NotFoundError, UsageError
 from index.ingest import FileResult, IngestReport
 from index.models import AgendaItem, Meeting
 from index.store import IndexStore
 from quorum.cli import build_parser, main
-from quorum.errors import BackendError, ConfigError, NotFoundError, UsageError
 from rag.answer import AnswerEngine
 from rag.models import Answer, Citation, Filters
 from tests.conftest import NPG_QUESTION

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import NotFoundError
+from core.settings import Settings
 from index.models import Meeting
 from index.store import IndexStore
-from quorum.errors import NotFoundError
-from quorum.settings import Settings
 from rag.briefing import (
     Briefing,
     BriefingEngine,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quorum.errors import ConfigError, MissingDependencyError, ModelIntegrityError
+from core.errors import ConfigError, MissingDependencyError, ModelIntegrityError
 from rag.gguf import MODELS, ensure_model, read_gguf_metadata
 
 SMALL = "qwen2.5-coder-0.5b"

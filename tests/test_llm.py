@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from quorum.errors import BackendError, ConfigError
-from quorum.settings import Settings
+from core.errors import BackendError, ConfigError
+from core.settings import Settings
 from rag.gguf import ensure_model
 from rag.llm import (
     DEFAULT_ABSTAIN,

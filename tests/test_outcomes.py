@@ -6,10 +6,10 @@ from hashlib import sha256
 
 import pytest
 
+from core.settings import SAMPLE_ARCHIVE
 from index.models import Meeting, Outcome
 from index.outcomes import extract_outcomes, split_sentences
 from index.parse import parse_file, parse_text
-from quorum.settings import SAMPLE_ARCHIVE
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ParseError
 from index.models import Meeting
 from index.parse import meeting_id, parse_file, parse_text
-from quorum.errors import ParseError
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "data" / "sample_minutes"

@@ -239,7 +239,7 @@ def test_unreachable_openai_server_is_an_error_not_a_fallback(sample_index, retr
     settings = sample_index.with_overrides(
         llm="openai", openai_base_url="http://127.0.0.1:9/v1", openai_model="x"
     )
-    from quorum.errors import BackendError
+    from core.errors import BackendError
 
     with pytest.raises(BackendError, match=r"127\.0\.0\.1:9"):
         AnswerEngine(settings, retriever=retriever).ask(NPG_QUESTION)

@@ -16,10 +16,10 @@ from docx import Document
 from fpdf import FPDF
 from pypdf import PdfWriter
 
+from core.errors import ParseError
 from index.models import Meeting
 from index.parse import parse_file
 from index.readers import SUPPORTED_SUFFIXES, read_source
-from quorum.errors import ParseError
 
 ARCHIVE = Path(__file__).resolve().parents[1] / "data" / "sample_minutes"
 ONE_TO_ONE_JAN = ARCHIVE / "002_38b18e688a9d200f.txt"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import QuorumError
+from core.settings import SAMPLE_ARCHIVE
 from index.models import Meeting
 from index.parse import parse_file, parse_text
-from quorum.errors import QuorumError
-from quorum.settings import SAMPLE_ARCHIVE
 from rag.register import RegisterEntry, build_register, filter_register, render_register
 
 FOLLOWUP = Path(__file__).parent / "fixtures" / "followup"
