@@ -11,13 +11,14 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from index.models import Chunk, Meeting
+from index.text import split_sentences
 
 HEADER_ITEM_NUMBER = "0"
 HEADER_ITEM_HEADING = "Meeting details"
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the model's window
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9•\-])")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
 
@@ -105,7 +106,7 @@ def _fit(
     tokens = count_tokens(text[span.start : span.end])
     if tokens <= budget:
         return [(span, tokens)]
-    sentences = _pieces(text, span, _SENTENCE_END)
+    sentences = _sentences(text, span)
     if len(sentences) > 1:
         return [unit for s in sentences for unit in _fit(text, s, count_tokens, budget)]
     return _split_words(text, span, count_tokens, budget)
@@ -146,6 +147,15 @@ def _pieces(text: str, span: Span, separator: re.Pattern[str]) -> list[Span]:
         cursor = match.end()
     pieces.append(Span(cursor, span.end))
     return [s for s in (_strip(text, p) for p in pieces) if s.end > s.start]
+
+
+def _sentences(text: str, span: Span) -> list[Span]:
+    """The sentences of ``span``, cut where each sentence after the first begins, so text the
+    splitter passes over (a "#" line, a table's label cell) stays with the sentence before it."""
+    found = split_sentences(text[span.start : span.end], span.start)
+    cuts = [span.start, *(s.start for s in found[1:]), span.end]
+    pieces = (_strip(text, Span(a, b)) for a, b in pairwise(cuts))
+    return [s for s in pieces if s.end > s.start]
 
 
 def _strip(text: str, span: Span) -> Span:

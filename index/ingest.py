@@ -21,7 +21,7 @@ from index.embed import Embedder
 from index.models import Meeting
 from index.outcomes import extract_outcomes
 from index.parse import parse_text
-from index.readers import SUPPORTED_SUFFIXES, read_source
+from index.readers import SUPPORTED_SUFFIXES, read_source, source_name
 from index.store import IndexStore
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed", "skipped"]
@@ -81,25 +81,19 @@ def collect_sources(
                 if any(part.startswith(".") for part in path.relative_to(given).parts):
                     continue
                 if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.append(SourceFile(path, source_name(path, archive_root, given)))
+                    found.append(SourceFile(path, _cited_name(path, archive_root, given)))
                 else:
                     problems.append(FileResult(str(path), "skipped", "unsupported file type"))
         elif given.is_file():
-            found.append(SourceFile(given, source_name(given, archive_root, given.parent)))
+            found.append(SourceFile(given, _cited_name(given, archive_root, given.parent)))
         else:
             problems.append(FileResult(str(given), "failed", "no such file or directory"))
     return found, problems
 
 
-def source_name(path: Path, archive_root: Path, given_root: Path) -> str:
+def _cited_name(path: Path, archive_root: Path, given_root: Path) -> str:
     """The path citations show: relative to the archive root, else to the directory ingested."""
-    resolved = path.resolve()
-    for root in (archive_root, given_root):
-        try:
-            return resolved.relative_to(Path(root).resolve()).as_posix()
-        except ValueError:
-            continue
-    return path.name
+    return source_name(path, archive_root, given_root) or path.name
 
 
 class Ingestor:

@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from index.dates import find_date
 from index.models import AgendaItem, Attendee, Meeting, Outcome
+from index.text import Span, split_sentences
 
 ROLE_TITLES = {
     "PCC": "Police and Crime Commissioner",
@@ -49,19 +50,13 @@ ROLE_TITLES = {
     "CFO": "Chief Finance Officer",
 }
 PRONOUNS = frozenset({"He", "She", "They", "he", "she", "they"})
-ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "no", "e.g", "i.e", "etc", "cllr"})
 
 _TITLE_WORDS = "|".join(sorted({*ROLE_TITLES, *ROLE_TITLES.values()}, key=len, reverse=True))
 _ONE_ACTOR = rf"(?:[Tt]he\s+)?(?:{_TITLE_WORDS}|[A-Z]{{2,4}}|He|She|They|he|she|they)"
 _ACTORS = rf"{_ONE_ACTOR}(?:\s+and\s+{_ONE_ACTOR})?"
 _ONE_ACTOR_RE = re.compile(rf"\b{_ONE_ACTOR}\b")
 _SUBJECT = re.compile(rf"^(?P<subject>{_ACTORS})\b")
-_BULLET = re.compile(r"[-•*–·▪◦]\s+")
-_TERMINAL = ".!?:;"
-_LEFT_CELLS = re.compile(r"(?:[^\t\n]*\t)+[ \t]*")
-_FURNITURE_WORDS = 6
 _ITEM_MARKER = re.compile(r"\s*(?:Item\s+)?\d{1,2}[a-z]?(?:\s*[:.)]|(?=\s))[ \t]*", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 _REQUEST = re.compile(
     rf"(?:(?P<subject>{_ACTORS})|\band)\s+(?:also\s+|then\s+)?(?:"
@@ -107,15 +102,6 @@ _NEXT_MEETING = re.compile(
 )
 
 
-class Span(BaseModel):
-    """A sentence or list entry: ``text`` is the source text between ``start`` and ``end``."""
-
-    start: int
-    end: int
-    text: str
-    listed: bool = False
-
-
 class _Request(BaseModel):
     """Who asked, who (if named) must deliver, and the words after the request verb."""
 
@@ -139,82 +125,6 @@ def item_sentences(item: AgendaItem) -> list[Span]:
     if item.heading and item.text.startswith(item.heading, skip):
         skip += len(item.heading)
     return split_sentences(item.text[skip:], item.start + skip)
-
-
-def split_sentences(text: str, offset: int = 0) -> list[Span]:
-    """Sentences and list entries of ``text``; offsets are shifted by ``offset``.
-
-    A line that does not end a sentence runs on into a following line that starts in lower
-    case (minutes wrap mid-sentence), past one short unfinished line between them (a
-    protective marking or page header). A bulleted line is an entry of its own, as is every
-    lower-case line after a line ending with ":" ("will require the CC to:" + bare lines).
-    Left-hand table cells ("Item 1:<tab>", "Remarks<tab>") hold labels, so a line's text starts
-    after its last tab; "#" headings are skipped.
-    """
-    spans: list[Span] = []
-    for start, end, listed in _blocks(text):
-        if listed:
-            spans.append(_span(text, start, end, offset, listed=True))
-        else:
-            spans.extend(_split_block(text, start, end, offset))
-    return spans
-
-
-def _blocks(text: str) -> list[tuple[int, int, bool]]:
-    """(start, end, listed) runs of lines: paragraphs, bullets and bare list entries."""
-    blocks: list[tuple[int, int, bool]] = []
-    in_bare_list = False
-    for line in re.finditer(r"^[ \t]*(\S.*?)[ \t]*$", text, re.MULTILINE):
-        cells = _LEFT_CELLS.match(text, line.start(1), line.end(1))
-        start, end = cells.end() if cells else line.start(1), line.end(1)
-        body = text[start:end]
-        if not body or body.startswith("#"):
-            continue
-        bullet = _BULLET.match(body)
-        lower = body[0].islower()
-        if bullet:
-            blocks.append((start + bullet.end(), end, True))
-        elif lower and in_bare_list:
-            blocks.append((start, end, True))
-            continue
-        elif lower and blocks and _unfinished(text, blocks[-1]):
-            _run_on(text, blocks, end)
-        else:
-            blocks.append((start, end, False))
-        in_bare_list = not bullet and text[blocks[-1][1] - 1] == ":"
-    return blocks
-
-
-def _unfinished(text: str, block: tuple[int, int, bool]) -> bool:
-    return text[block[1] - 1] not in _TERMINAL
-
-
-def _run_on(text: str, blocks: list[tuple[int, int, bool]], end: int) -> None:
-    """Extend the last block to ``end``; a short unfinished line between two halves of a
-    sentence ("Official Sensitive - Operational") is absorbed rather than kept as a sentence."""
-    last_start, last_end, listed = blocks[-1]
-    short = len(text[last_start:last_end].split()) <= _FURNITURE_WORDS and not listed
-    if short and len(blocks) > 1 and _unfinished(text, blocks[-2]) and not blocks[-2][2]:
-        blocks.pop()
-    blocks[-1] = (blocks[-1][0], end, blocks[-1][2])
-
-
-def _split_block(text: str, start: int, end: int, offset: int) -> list[Span]:
-    spans: list[Span] = []
-    block = text[start:end]
-    cut = 0
-    for boundary in _SENTENCE_END.finditer(block):
-        last_word = block[cut : boundary.start()].rsplit(maxsplit=1)[-1].lower().rstrip(".")
-        if last_word in ABBREVIATIONS:
-            continue
-        spans.append(_span(text, start + cut, start + boundary.start(), offset))
-        cut = boundary.end()
-    spans.append(_span(text, start + cut, end, offset))
-    return spans
-
-
-def _span(text: str, start: int, end: int, offset: int, *, listed: bool = False) -> Span:
-    return Span(start=start + offset, end=end + offset, text=text[start:end], listed=listed)
 
 
 def _item_outcomes(meeting: Meeting, item: AgendaItem) -> list[Outcome]:

@@ -29,9 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ParseError
+from index.attendees import ATTENDANCE_LABEL, read_attendees
 from index.dates import FoundDate, find_date
-from index.models import AgendaItem, Attendee, AttendeeStatus, Meeting, Session
-from index.readers import read_source
+from index.lines import (
+    CLOSED_SESSION,
+    FIELD_ROW,
+    MARKING,
+    OPEN_SESSION,
+    Line,
+    heading_like,
+    is_furniture,
+    session_line,
+    squash,
+    text_lines,
+)
+from index.models import AgendaItem, Meeting, Session
+from index.readers import read_source, source_name
 
 _BOLD_ON, _BOLD_OFF = "\ue000", "\ue001"
 
@@ -114,29 +127,6 @@ def _take_bold_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), spans
 
 
-# --------------------------------------------------------------------------- lines
-
-
-@dataclass(frozen=True)
-class _Line:
-    start: int
-    end: int
-    text: str
-
-
-def _lines(text: str, start: int = 0, end: int | None = None) -> list[_Line]:
-    lines = []
-    pos = start
-    for raw in text[start:end].split("\n"):
-        lines.append(_Line(pos, pos + len(raw), raw))
-        pos += len(raw) + 1
-    return lines
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
 # --------------------------------------------------------------------------- agenda items
 
 _NUM = r"\d{1,3}(?:\.\d{1,2}|\(\d{1,2}\))?"
@@ -173,25 +163,15 @@ class _Span:
     after: int  # end of the marker: the item's body begins on the line after this offset
 
 
-def _heading_like(text: str) -> bool:
-    """Short, one phrase, not a sentence of prose: what a heading on a numbered line looks like."""
-    words = text.split()
-    if not words or len(text) > 150 or len(words) > 20 or text[-1] in ",;":
-        return False
-    if text[-1] in ".:" and len(words) > 6:
-        return False
-    return ". " not in text
-
-
 def _markers(text: str) -> list[_Marker]:
     """Every place that could begin an agenda item, in text order."""
-    lines = _lines(text)
+    lines = text_lines(text)
     found: list[_Marker] = []
     for i, line in enumerate(lines):
         if match := _NUMBERED_HEADING.match(line.text):
             head = match["head"].strip()
             plain_number = match["num"].isdigit() and not match["punct"]
-            if head[0].isupper() and _heading_like(head) and (not plain_number or head.isupper()):
+            if head[0].isupper() and heading_like(head) and (not plain_number or head.isupper()):
                 found.append(_Marker(line.start + match.start("num"), match["num"], head, line.end))
         elif match := _NUMBER_ALONE.match(line.text):
             following = next((n for n in lines[i + 1 : i + 4] if n.text.strip()), None)
@@ -207,14 +187,14 @@ def _heading_after_number(text: str) -> bool:
     return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= 200
 
 
-def _labelled_markers(line: _Line) -> list[_Marker]:
+def _labelled_markers(line: Line) -> list[_Marker]:
     """``Item 3:`` labels; the heading is the rest of the line only when that reads as one."""
     markers = []
     for match in _ITEM_LABEL.finditer(line.text):
         at_line_start = not line.text[: match.start()].strip()
         tabbed = at_line_start and "\t" in line.text[match.end() :]
         rest = line.text[match.end() :].strip()
-        heading = rest if at_line_start and not tabbed and _heading_like(rest) else None
+        heading = rest if at_line_start and not tabbed and heading_like(rest) else None
         start, after = line.start + match.start(), line.start + match.end()
         markers.append(_Marker(start, match["num"], heading, after, tabbed))
     return markers
@@ -290,7 +270,7 @@ def _left_column_heading(text: str, marker: _Marker, end: int) -> str:
     """
     own_cell = text[marker.after : text.find("\t", marker.after)].strip()
     cells = [own_cell] if own_cell else []
-    for line in _lines(text, marker.after, end)[1:]:
+    for line in text_lines(text, marker.after, end)[1:]:
         if not line.text.strip():
             break
         left = line.text.split("\t", 1)[0].strip()
@@ -308,53 +288,28 @@ def _bold_heading(text: str, bold: list[tuple[int, int]], start: int, end: int) 
 
 
 def _clean_heading(heading: str) -> str:
-    return _squash(_MODERNGOV_JUNK.sub("", heading)).rstrip(" :-–")
+    return squash(_MODERNGOV_JUNK.sub("", heading)).rstrip(" :-–")
 
 
 # --------------------------------------------------------------------------- sessions, markings
 
-_OPEN_SESSION = re.compile(
-    r"^\W*(?:open|public)\s+(?:session|business|part)\b|^\W*part\s+(?:1|one|i|a)\b", re.I
-)
-_CLOSED_SESSION = re.compile(
-    r"\b(?:closed|private|confidential)\s+(?:session|business|part)\b"
-    r"|^\W*part\s+(?:2|two|ii|b)\b|\bexempt\b",
-    re.I,
-)
 _EXCLUSION = re.compile(r"\bexclusion\s+of\s+(?:the\s+)?(?:press|public)\b", re.I)
-_MARKING = re.compile(
-    r"^[ \t]*(?:(?:security|protective)\s+(?:classification|marking)\s*:\s*)?"
-    r"(?P<marking>not\s+protectively\s+marked"
-    r"|(?:official|secret|top\s+secret|restricted|confidential)(?:[ \t-]+sensitive)?"
-    r"(?:[ \t]*[-–:][ \t]*[a-z][a-z ]{0,30})?)[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def _session_line(text: str) -> Session | None:
-    """ "Open Session", "PART 2 - EXEMPT ITEMS"... as a short line of its own."""
-    stripped = text.strip()
-    if not _heading_like(stripped) or len(stripped.split()) > 6:
-        return None
-    if _CLOSED_SESSION.search(stripped):
-        return "closed"
-    return "open" if _OPEN_SESSION.search(stripped) else None
 
 
 def _session_events(text: str, spans: list[_Span]) -> list[tuple[int, Session]]:
     """(offset, session) for every marker: standalone lines and session-changing headings."""
     events = []
-    for line in _lines(text):
+    for line in text_lines(text):
         if any(span.start <= line.start < span.after for span in spans):
             continue
-        if session := _session_line(line.text):
+        if session := session_line(line.text):
             events.append((line.start, session))
     for span in spans:
         if _EXCLUSION.search(span.heading):
             events.append((span.end, "closed"))
-        elif _CLOSED_SESSION.search(span.heading):
+        elif CLOSED_SESSION.search(span.heading):
             events.append((span.start, "closed"))
-        elif _OPEN_SESSION.search(span.heading):
+        elif OPEN_SESSION.search(span.heading):
             events.append((span.start, "open"))
     return sorted(events)
 
@@ -369,27 +324,22 @@ def _session_at(events: list[tuple[int, Session]], offset: int) -> Session:
 
 
 def _first_marking(text: str, start: int = 0, end: int | None = None) -> str | None:
-    match = _MARKING.search(text, start, len(text) if end is None else end)
-    return _squash(match["marking"]) if match else None
+    match = MARKING.search(text, start, len(text) if end is None else end)
+    return squash(match["marking"]) if match else None
 
 
 # --------------------------------------------------------------------------- date, time, venue
 
 _TIME = r"\d{1,2}[.:]\d{2}\s*(?:[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?"
 _TIME_AFTER_DATE = re.compile(rf"^[ \t,]*(?:at[ \t]+|[-–][ \t]*)?(?P<time>{_TIME})", re.I)
-_FIELD_ROW = re.compile(
-    r"^[ \t]*(?P<label>date|time|venue|location|place|contact|title|meeting|chair|clerk)"
-    r"[ \t]*(?:[:|\t]|[ \t]{2,})[ \t]*(?P<value>.*)$",
-    re.IGNORECASE,
-)
 
 
 def _fields(header: str) -> dict[str, str]:
     """Labelled header rows ("Date<TAB>...", "Venue: ..."), first of each label, by label."""
     fields: dict[str, str] = {}
     for line in header.split("\n"):
-        if match := _FIELD_ROW.match(line):
-            fields.setdefault(match["label"].lower(), _squash(match["value"]))
+        if match := FIELD_ROW.match(line):
+            fields.setdefault(match["label"].lower(), squash(match["value"]))
     return fields
 
 
@@ -397,7 +347,7 @@ def _meeting_time(header: str, fields: dict[str, str], found: FoundDate | None) 
     if fields.get("time"):
         return fields["time"]
     if found and (match := _TIME_AFTER_DATE.match(header[found.end :])):
-        return _squash(match["time"])
+        return squash(match["time"])
     return None
 
 
@@ -409,11 +359,6 @@ def _venue(fields: dict[str, str]) -> str | None:
 
 # --------------------------------------------------------------------------- title and kind
 
-_GENERIC_LINE = re.compile(
-    r"^(?:agenda(?:\s+and\s+minutes)?|minutes|notes|items|no\.?\s+item|media|draft|final"
-    r"|agenda\s+item|version\s+[\d.]+\b.*)$",
-    re.IGNORECASE,
-)
 _TITLE_PREFIX = re.compile(
     r"^(?:(?:draft|confirmed|approved)\s+)?(?:minutes|notes)(?:\s+of\s+(?:the\s+)?)?\s*[:\-–]?\s*",
     re.IGNORECASE,
@@ -442,9 +387,9 @@ def _title(header_lines: list[str], fields: dict[str, str]) -> str | None:
         return _clean_title(fields.get("title") or fields["meeting"])
     for line in header_lines:
         text = line.strip()
-        if _ATTENDANCE_LABEL.match(text):
+        if ATTENDANCE_LABEL.match(text):
             return None
-        if not text or _is_furniture(text):
+        if not text or is_furniture(text):
             continue
         if title := _clean_title(text):
             return title
@@ -458,7 +403,7 @@ def _clean_title(text: str) -> str | None:
         after = text[found.end :]
         time = _TIME_AFTER_DATE.match(after)
         text = text[: found.start] + " " + after[time.end() if time else 0 :]
-    text = _squash(text).strip(" -–—,:|")
+    text = squash(text).strip(" -–—,:|")
     if not re.search(r"[^\W\d_]{2}", text):
         return None
     return _title_case(text) if text.isupper() else text
@@ -485,185 +430,6 @@ def _meeting_kind(*texts: str) -> str:
             if re.search(pattern, text, re.IGNORECASE):
                 return kind
     return DEFAULT_KIND
-
-
-# --------------------------------------------------------------------------- attendees
-
-_HONORIFIC = r"(?:Councillors?|Cllrs?\.?|Cty\s+Cllr|Mr|Mrs|Ms|Miss|Dr)"
-_RANK = (
-    r"(?:(?:Acting|Temporary|Detective|A|T)[/ ])?"
-    r"(?:DPFCC|PFCC|DPCC|PCC|DCC|ACC|CC|ACO|DCO|CFO|DCS|DCI|DI|DS|PSE|PS|PC"
-    r"|Ch/Supt|C/Supt|D/Supt|Supt|C/Insp|Insp|Chief\s+Superintendent|Superintendent"
-    r"|Chief\s+Inspector|Inspector|Sergeant)\.?"
-)
-_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’]?[A-Z]?[a-z'’]+)*)?"
-_PERSON = re.compile(
-    rf"^(?:{_HONORIFIC}\s+)*(?:(?P<rank>{_RANK})\s+)?(?:{_HONORIFIC}\s+)*"
-    rf"(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,3}})"
-    r"\s*(?:\((?P<paren>[^()]*)\)?)?$"
-)
-_INITIALS = re.compile(r"\(([A-Z][A-Za-z]{0,3})\)")
-_ATTENDANCE_LABEL = re.compile(
-    r"^(?P<label>members\s+present|present|also\s+present|also\s+in\s+attendance"
-    r"|in\s+attendance|attendees|attendance|apologies(?:\s+for\s+absence)?|name)"
-    r"[ \t]*(?:[:\t\-–][ \t\-–]*|$)(?P<rest>.*)$",
-    re.IGNORECASE,
-)
-_CELL_BREAK = re.compile(r"\t+| {2,}| \| ")
-_APOLOGIES_FROM = re.compile(r"\bapologies\b[^.\n]{0,60}?\bfrom\s+", re.IGNORECASE)
-_LIST_END = re.compile(r"(?<![\s.][A-Z])\.(?=\s|$)|;|\n(?![ \t])")
-_LIST_SEPARATOR = re.compile(r"(,\s*(?:and\s+)?|\s+and\s+|\s+&\s+)")
-_OPENING_ITEM = re.compile(r"welcome|introduc|apolog|attend|present", re.IGNORECASE)
-
-
-def _status(label: str) -> AttendeeStatus:
-    label = label.lower()
-    if label.startswith("apolog"):
-        return "apologies"
-    if label.startswith(("also", "in ")):
-        return "in attendance"
-    return "present"
-
-
-def _is_furniture(text: str) -> bool:
-    """Lines that are neither title nor person: markings, session lines, labelled rows,
-    generic words such as "Agenda and minutes"."""
-    return bool(
-        _MARKING.match(text)
-        or _session_line(text)
-        or _FIELD_ROW.match(text)
-        or _GENERIC_LINE.match(text)
-    )
-
-
-def _listed_people(lines: list[_Line]) -> list[Attendee]:
-    """People listed one per line, with the status of the section ("Present", "In attendance",
-    "Apologies") they are listed under. Outside such a section a line counts only if it has
-    the shape of an entry: initials in brackets, or a role after a tab or comma."""
-    people = []
-    status: AttendeeStatus | None = None
-    for line in lines:
-        text = line.text.strip()
-        if label := _ATTENDANCE_LABEL.match(text):
-            status = _status(label["label"])
-            entry = label["rest"] if label["label"].lower() != "name" else ""
-            person = _person(entry, listed=True, status=status) if entry else None
-        elif text and not _is_furniture(text):
-            person = _person(text, listed=status is not None, status=status or "present")
-        else:
-            person = None
-        if person:
-            people.append(person)
-    return people
-
-
-def _person(text: str, *, listed: bool, status: AttendeeStatus) -> Attendee | None:
-    """One attendee from "Name (AB)<TAB>Role", "Name, Role – Org (AB)" or "RANK Name (AB)".
-
-    A bare name counts only when ``listed`` (under a "Present"-like label, or in a list of
-    apologies); otherwise the line must show initials or a role. Initials come from the
-    brackets when they fit the name; otherwise they are derived from the name ("Lara Lewis"
-    gives "LL"): derived initials are a guess, not the minutes' own.
-    """
-    if len(text) > 160:
-        return None
-    cells = [cell.strip() for cell in _CELL_BREAK.split(text.strip(" |"))]
-    if len(cells) > 1:
-        name_part, role = cells[0], " ".join(c for c in cells[1:] if c)
-    elif ", " in text:
-        name_part, role = (part.strip() for part in text.split(",", 1))
-    else:
-        name_part, role = text.strip(), ""
-    match = _PERSON.match(name_part)
-    if not match or not _enough_name(match):
-        return None
-    name = match["name"]
-    paren = (match["paren"] or "").strip()
-    initials = paren if _fits_initials(paren, name) else None
-    if paren and not initials:
-        role = f"{role} ({paren})" if role else paren
-    role, bracketed = _take_initials(role, name)
-    initials = initials or bracketed
-    if not (role or initials or listed):
-        return None
-    role = _clean_role(role) or match["rank"]
-    if role and len(role) > 100:
-        return None
-    return Attendee(
-        name=name, initials=initials or _derive_initials(name), role=role or None, status=status
-    )
-
-
-def _enough_name(match: re.Match[str]) -> bool:
-    """Two words make a name; one will do after a rank ("ACC Blatchly")."""
-    return len(match["name"].split()) >= (1 if match["rank"] else 2)
-
-
-def _fits_initials(text: str, name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Z][A-Za-z]{0,3}", text)) and text[0] == name[0]
-
-
-def _take_initials(role: str, name: str) -> tuple[str, str | None]:
-    """Role without "(AB)" groups that are the person's initials, and the first of them."""
-    found = [m for m in _INITIALS.finditer(role) if _fits_initials(m.group(1), name)]
-    for match in reversed(found):
-        role = role[: match.start()] + role[match.end() :]
-    return role, found[0].group(1) if found else None
-
-
-def _clean_role(role: str) -> str:
-    role = _squash(role).strip(" ,;:-–")
-    while role.endswith(")") and role.count(")") > role.count("("):
-        role = role[:-1].rstrip(" ,;:-–")
-    return role
-
-
-def _derive_initials(name: str) -> str:
-    """Initials made from a name ("Lara Lewis" -> "LL") when the minutes give none."""
-    return "".join(word[0] for word in name.split()).upper()
-
-
-def _apologies(text: str) -> list[Attendee]:
-    """People named in "apologies were received from A (Role), B and C" sentences."""
-    people = []
-    for match in _APOLOGIES_FROM.finditer(text):
-        end = _LIST_END.search(text, match.end())
-        names = _squash(text[match.end() : end.start() if end else len(text)])
-        for entry in _split_list(names):
-            if person := _person(entry.strip(" ."), listed=True, status="apologies"):
-                people.append(person)
-    return people
-
-
-def _split_list(text: str) -> list[str]:
-    """Split "A (X and Y), B and C" on commas and "and" outside brackets."""
-    entries: list[str] = [""]
-    depth = 0
-    for piece in _LIST_SEPARATOR.split(text):
-        if _LIST_SEPARATOR.fullmatch(piece) and depth == 0:
-            entries.append("")
-            continue
-        entries[-1] += piece
-        depth += piece.count("(") - piece.count(")")
-    return [entry for entry in entries if entry.strip()]
-
-
-def _unique(people: list[Attendee]) -> list[Attendee]:
-    """One entry per name; the first listing (usually the fullest) wins."""
-    seen: dict[str, Attendee] = {}
-    for person in people:
-        seen.setdefault(person.name.casefold(), person)
-    return list(seen.values())
-
-
-def _attendees(text: str, header_end: int, spans: list[_Span]) -> list[Attendee]:
-    opening = [s for i, s in enumerate(spans) if i == 0 or _OPENING_ITEM.search(s.heading)]
-    people = _listed_people(_lines(text, 0, header_end))
-    for span in opening:
-        people += _listed_people(_lines(text, span.after, span.end)[1:])
-    for start, end in [(0, header_end), *((s.start, s.end) for s in opening)]:
-        people += _apologies(text[start:end])
-    return _unique(people)
 
 
 # --------------------------------------------------------------------------- the meeting
@@ -706,7 +472,7 @@ def parse_text(
         time=_meeting_time(header, fields, found),
         venue=_venue(fields),
         marking=_first_marking(body),
-        attendees=_attendees(body, header_end, spans),
+        attendees=read_attendees(body, header_end, spans),
         items=_agenda_items(body, spans),
         text=body,
         warnings=notes,
@@ -734,16 +500,8 @@ def parse_file(path: Path, archive_root: Path | None = None) -> Meeting:
     (posix), or its file name when no root is given."""
     path = Path(path)
     text, warnings = read_source(path)
+    source = path.name if archive_root is None else source_name(path, archive_root)
+    if source is None:
+        raise ParseError(path, f"not inside the archive root {archive_root}")
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    return parse_text(
-        text, source=_source_name(path, archive_root), sha256=sha256, warnings=warnings
-    )
-
-
-def _source_name(path: Path, archive_root: Path | None) -> str:
-    if archive_root is None:
-        return path.name
-    try:
-        return path.resolve().relative_to(Path(archive_root).resolve()).as_posix()
-    except ValueError:
-        raise ParseError(path, f"not inside the archive root {archive_root}") from None
+    return parse_text(text, source=source, sha256=sha256, warnings=warnings)

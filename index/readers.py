@@ -1,4 +1,5 @@
-"""Readers: the plain text of a minutes file in any supported format, plus warnings.
+"""Readers: the plain text of a minutes file in any supported format, plus warnings, and the
+name the file is cited by (:func:`source_name`).
 
 Every reader hands the parser text in one convention, whatever the format:
 
@@ -35,6 +36,16 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", 
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
 _LAYOUT_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+
+
+def source_name(path: Path, *roots: Path) -> str | None:
+    """The name a meeting's file is cited by: its path (posix) relative to the first of
+    ``roots`` that holds it; None when none does."""
+    resolved = path.resolve()
+    for root in roots:
+        if resolved.is_relative_to(resolved_root := Path(root).resolve()):
+            return resolved.relative_to(resolved_root).as_posix()
+    return None
 
 
 def read_source(path: Path) -> tuple[str, list[str]]:

@@ -8,7 +8,9 @@ from functools import cache
 from typing import Any
 
 from index.chunk import HEADER_ITEM_NUMBER
-from index.outcomes import split_sentences as split_item_text
+from index.text import Span
+from index.text import split_lines as split_text_lines
+from index.text import split_sentences as split_item_text
 from rag.models import Passage
 
 STOPWORDS = frozenset(
@@ -24,7 +26,6 @@ GENERIC = frozenset(
     """meeting meetings minutes minute item items agenda police pcc cc commissioner chief
     constable bedfordshire board 1 record recorded discussed discuss""".split()
 )
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
 _TERM = re.compile(r"[A-Za-z][A-Za-z'&-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,:]\d+)*%?")
 NUMBER = re.compile(r"(?<![\w£])£?\d[\d,]*(?:\.\d+)?%?(?![\w])")
 MONTH_WORDS = frozenset(
@@ -49,24 +50,20 @@ class Sentence:
 def split_lines(text: str, offset: int = 0) -> list[Sentence]:
     """Lines and sentences of ``text`` (for the header block, where every line is a fact:
     "Venue<tab>PCC Office, HQ", "Phil Wells, Chief Finance Officer ... (PW)")."""
-    found = []
-    for match in _SENTENCE.finditer(text):
-        raw = match.group(0)
-        lead = len(raw) - len(raw.lstrip())
-        body = raw.strip()
-        if len(re.findall(r"\w+", body)) < 3:
-            continue
-        start = offset + match.start() + lead
-        found.append(Sentence(body, start, start + len(body)))
-    return found
+    return _worded(split_text_lines(text, offset))
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """Sentences and list entries of item text, wrapped lines joined (see
-    :func:`index.outcomes.split_sentences`), with offsets shifted by ``offset``."""
+    :func:`index.text.split_sentences`), with offsets shifted by ``offset``."""
+    return _worded(split_item_text(text, offset))
+
+
+def _worded(spans: list[Span]) -> list[Sentence]:
+    """Spans of three words or more: shorter ones (a label, "Noted.") state no fact."""
     return [
         Sentence(span.text, span.start, span.end)
-        for span in split_item_text(text, offset)
+        for span in spans
         if len(re.findall(r"\w+", span.text)) >= 3
     ]
 

@@ -8,8 +8,9 @@ import pytest
 
 from core.settings import SAMPLE_ARCHIVE
 from index.models import Meeting, Outcome
-from index.outcomes import extract_outcomes, split_sentences
+from index.outcomes import extract_outcomes
 from index.parse import parse_file, parse_text
+from index.text import split_sentences
 
 
 @pytest.fixture(scope="module")
