@@ -43,7 +43,10 @@ from index.models import AgendaItem, Meeting
 from index.readers import SUPPORTED_SUFFIXES
 from index.store import IndexStore
 from rag.answer import AnswerEngine
-from rag.briefing import Briefing, BriefingEngine, footnotes, reference, render_markdown
+from rag.backends import backend_names
+from rag.briefing.engine import BriefingEngine
+from rag.briefing.models import Briefing
+from rag.briefing.render import bullet_note, footnotes, reference, render_markdown
 from rag.docx_export import write_docx
 from rag.filters import in_scope
 from rag.models import Answer, Citation, Filters
@@ -57,7 +60,6 @@ from rag.register import (
 )
 from rag.retrieve import HybridRetriever
 
-BACKENDS = ["extractive", "local", "openai"]
 EXAMPLES = [
     "What did we agree on the Neighbourhood Policing Guarantee?",
     "How many officers were dismissed for gross misconduct in 2024?",
@@ -151,8 +153,9 @@ class Services:
         """A briefing engine on the same retriever and the same loaded model as the answers."""
         if backend not in self._briefers:
             engine = self.engine(backend)
-            llm = None if backend == "extractive" else engine.llm
-            self._briefers[backend] = BriefingEngine(engine.settings, self.retriever, llm)
+            self._briefers[backend] = BriefingEngine(
+                engine.settings, self.retriever, engine.backend
+            )
         return self._briefers[backend]
 
     def meetings(self) -> list[Meeting]:
@@ -397,7 +400,7 @@ def briefing_html(briefing: Briefing) -> str:
     for section in briefing.sections:
         bullets = "".join(
             f"<li>{with_refs(bullet.text)}"
-            + (f' <span class="q-note">({esc(bullet.note)})</span>' if bullet.note else "")
+            + (f' <span class="q-note">{esc(bullet_note(bullet))}</span>' if bullet.note else "")
             + "</li>"
             for bullet in section.bullets
         )
@@ -567,7 +570,8 @@ def build_app(services: Services) -> gr.Blocks:
 
 
 def default_backend(services: Services) -> str:
-    return services.settings.llm if services.settings.llm in BACKENDS else BACKENDS[0]
+    names = backend_names()
+    return services.settings.llm if services.settings.llm in names else names[0]
 
 
 def ask_tab(services: Services) -> gr.Dropdown:
@@ -579,7 +583,7 @@ def ask_tab(services: Services) -> gr.Dropdown:
             ask_button = gr.Button("Ask", variant="primary", elem_id="ask-button")
         with gr.Column(scale=2):
             backend = gr.Radio(
-                BACKENDS,
+                backend_names(),
                 value=default_backend(services),
                 label="Answer with",
                 info="extractive: quotes only · local: the bundled model · openai: your server",
@@ -701,7 +705,7 @@ def briefings_tab(services: Services) -> tuple[gr.Dropdown, gr.Dropdown]:
             topic = gr.Textbox(label="Topic", visible=False, placeholder="e.g. prevention")
             of_kind = gr.Dropdown(label="Meeting kind", choices=[], visible=False)
         with gr.Column(scale=1):
-            backend = gr.Radio(BACKENDS, value=default_backend(services), label="Write with")
+            backend = gr.Radio(backend_names(), value=default_backend(services), label="Write with")
             write = gr.Button("Write briefing", variant="primary", elem_id="brief-button")
             with gr.Row():
                 download_docx = gr.DownloadButton(

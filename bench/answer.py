@@ -38,7 +38,9 @@ from bench.ingest import (
 from core.settings import PROJECT_ROOT
 from index.embed import Embedder
 from rag.answer import AnswerEngine
-from rag.llm import LLM, make_llm
+from rag.backends import get_backend
+from rag.backends.base import Backend
+from rag.backends.extractive import ExtractiveBackend
 from rag.models import Answer
 from rag.retrieve import HybridRetriever
 
@@ -96,7 +98,9 @@ def extractive_series(
     profile: bool = False,
 ) -> list[Series]:
     """Retrieval and extractive-answer latencies (retrieval is the answers' own first stage)."""
-    engine = AnswerEngine(retriever.settings.with_overrides(llm="extractive"), retriever=retriever)
+    engine = AnswerEngine(
+        retriever.settings, retriever=retriever, backend=ExtractiveBackend(retriever.embedder)
+    )
     answers = timed_answers(engine, questions, profile)
     return [
         Series(label, "retrieval", [a.timings["retrieve"] for a in answers], retrieval_target),
@@ -107,11 +111,12 @@ def extractive_series(
 
 
 def local_series(
-    label: str, retriever: HybridRetriever, questions: list[str], llm: LLM
+    label: str, retriever: HybridRetriever, questions: list[str], backend: Backend
 ) -> list[Series]:
     """Time to first token and total for answers drafted by the already loaded local model."""
     settings = retriever.settings.with_overrides(llm="local")
-    answers = timed_answers(AnswerEngine(settings, retriever=retriever, llm=llm), questions)
+    engine = AnswerEngine(settings, retriever=retriever, backend=backend)
+    answers = timed_answers(engine, questions)
     first = [a.timings["first_token"] for a in answers if "first_token" in a.timings]
     return [
         Series(label, "local first token", first, FIRST_TOKEN_TARGET),
@@ -119,11 +124,11 @@ def local_series(
     ]
 
 
-def load_local_llm(paths: tuple[Path, Path]) -> LLM:
+def load_local_llm(paths: tuple[Path, Path]) -> Backend:
     """The default local model, assembled if needed and loaded; prints how long that took."""
     settings = bench_settings(*paths, llm="local")
     started = time.perf_counter()
-    llm = make_llm(settings)
+    llm = get_backend(settings.llm, settings)
     llm.warm_up()
     print(f"local model {settings.local_model} loaded in {time.perf_counter() - started:.1f} s")
     return llm

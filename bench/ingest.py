@@ -34,6 +34,7 @@ from bench.synth import write_archive
 from core.settings import SAMPLE_ARCHIVE, Settings
 from index.embed import Embedder
 from index.ingest import Ingestor, IngestReport
+from rag.backends.extractive import ExtractiveBackend
 
 TARGET_SECONDS_PER_1000 = 120.0
 TARGET_NOOP_SECONDS = 5.0
@@ -53,7 +54,7 @@ class IngestFigures:
     failed: list[str]
 
 
-def bench_settings(archive: Path, index_dir: Path, llm: str = "extractive") -> Settings:
+def bench_settings(archive: Path, index_dir: Path, llm: str = ExtractiveBackend.name) -> Settings:
     """Settings for one benchmark index; the developer's QUORUM_* variables are ignored.
 
     ``data_dir`` stays the default so an assembled local model is found and reused.

@@ -21,8 +21,9 @@ from typing import Any
 import xllamacpp
 
 from core.settings import SAMPLE_ARCHIVE, Settings
+from rag.backends.local import LocalLLM, build_engine_params
+from rag.backends.wire import Message
 from rag.gguf import MODELS, ensure_model
-from rag.llm import LocalLLM, Message, build_engine_params
 
 PROMPT_CHARS = 3600  # ~1,000 Qwen tokens of minutes text
 QUESTIONS = (

@@ -48,3 +48,7 @@ class BackendError(QuorumError):
 
 class ModelIntegrityError(BackendError):
     """An assembled model file does not match its pinned size or sha256."""
+
+
+class UnknownBackendError(ConfigError):
+    """No answer backend is registered under the name a setting or option gives."""

@@ -188,7 +188,7 @@ def run_eval(
 ) -> EvalReport:
     """Ask every fact's question as a user would, and score it."""
     engine.warm_up()
-    report = EvalReport(engine.backend_name)
+    report = EvalReport(engine.backend.name)
     for done, fact in enumerate(facts, start=1):
         answer = engine.ask(fact.question)
         passages = engine.retriever.retrieve(fact.question, top_k=RETRIEVAL_DEPTH).passages

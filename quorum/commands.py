@@ -11,6 +11,7 @@ from core.settings import Settings
 from index.ingest import Ingestor, IngestReport
 from index.store import IndexStore
 from quorum.cli import command, with_arguments
+from rag.backends import backend_names
 
 
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
@@ -133,9 +134,7 @@ def find_meeting(store: IndexStore, key: str):
 def _ask_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", nargs="?", help="the question, in quotes")
     parser.add_argument("--batch", type=Path, help="file with one question per line")
-    parser.add_argument(
-        "--llm", choices=["extractive", "local", "openai", "fake"], help="answer backend"
-    )
+    parser.add_argument("--llm", choices=backend_names(), help="answer backend")
     parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
     parser.add_argument("--json", action="store_true", help="one JSON object per answer")
     parser.add_argument("--since", help="only meetings on or after this date (YYYY-MM-DD)")
@@ -151,7 +150,7 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     questions = read_questions(args)
     engine = AnswerEngine(settings)
     filters = explicit_filters(args)
-    stream = not args.json and settings.llm != "extractive" and len(questions) == 1
+    stream = not args.json and engine.backend.streams_draft and len(questions) == 1
     for question in questions:
         if stream:
             print("draft: ", end="", file=sys.stderr, flush=True)
@@ -208,9 +207,7 @@ def print_answer(answer) -> None:
 
 def _eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--facts", type=Path, help="facts JSONL (default: eval/facts.jsonl)")
-    parser.add_argument(
-        "--llm", choices=["extractive", "local", "openai", "fake"], help="answer backend"
-    )
+    parser.add_argument("--llm", choices=backend_names(), help="answer backend")
     parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
     parser.add_argument("--report", type=Path, help="directory for the Markdown and JSON reports")
     parser.add_argument("--only", help="comma-separated fact ids, or @FILE with one id a line")
@@ -283,9 +280,7 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth", type=Path, help="require login: file of USER:pbkdf2_sha256$… lines"
     )
-    parser.add_argument(
-        "--llm", choices=["extractive", "local", "openai"], help="the page's default backend"
-    )
+    parser.add_argument("--llm", choices=backend_names(), help="the page's default backend")
 
 
 @command("serve", "Start the web app on the configured index.")
@@ -354,9 +349,7 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target", help="meeting: id, date or source; topic: the topic; since: a meeting kind"
     )
-    parser.add_argument(
-        "--llm", choices=["extractive", "local", "openai", "fake"], help="drafting backend"
-    )
+    parser.add_argument("--llm", choices=backend_names(), help="drafting backend")
     parser.add_argument("--format", choices=["md", "docx"], default="md")
     parser.add_argument("-o", "--output", type=Path, help="write here (required for docx)")
 
@@ -364,7 +357,8 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
 @command("brief", "Write a cited briefing on a meeting, a topic, or since a kind's last meeting.")
 @with_arguments(_brief_args)
 def brief(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.briefing import BriefingEngine, render_markdown
+    from rag.briefing.engine import BriefingEngine
+    from rag.briefing.render import render_markdown
 
     if args.format == "docx" and not args.output:
         raise UsageError("--format docx needs -o FILE")

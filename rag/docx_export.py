@@ -1,11 +1,15 @@
-"""A briefing as a Word document: title, one heading per section, bulleted lines, references."""
+"""A briefing as a Word document: title, one heading per section, bulleted lines, references.
+
+Every piece of text comes from :mod:`rag.briefing.render`, so it reads as the Markdown does.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from core.errors import MissingDependencyError, UsageError
-from rag.briefing import Briefing, footnotes, reference
+from rag.briefing.models import Briefing
+from rag.briefing.render import REFERENCES, bullet_note, footnotes, reference
 
 
 def write_docx(briefing: Briefing, path: Path) -> Path:
@@ -20,10 +24,10 @@ def write_docx(briefing: Briefing, path: Path) -> Path:
         document.add_heading(section.heading, level=1)
         for bullet in section.bullets:
             paragraph = document.add_paragraph(bullet.text, style="List Bullet")
-            if bullet.note:
-                paragraph.add_run(f" ({bullet.note})").italic = True
+            if note := bullet_note(bullet):
+                paragraph.add_run(f" {note}").italic = True
     if briefing.citations:
-        document.add_heading("References", level=1)
+        document.add_heading(REFERENCES, level=1)
         for citation in briefing.citations:
             document.add_paragraph(reference(citation))
     for note in footnotes(briefing):

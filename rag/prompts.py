@@ -20,3 +20,9 @@ def load_prompt(name: str) -> str:
 
 def render_prompt(name: str, **values: str) -> str:
     return load_prompt(name).format(**values)
+
+
+# The replies the prompts ask a model for when its passages hold nothing to say. ABSTAIN is
+# also the sentence an answer shows when nothing it drafted survives verification.
+ABSTAIN = "The minutes searched do not record an answer to this question."
+NONE_REPLY = "NONE"

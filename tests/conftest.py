@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,20 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from core.settings import SAMPLE_ARCHIVE, Settings
 from index.embed import Embedder
+from rag.backends import register, unregister
+from rag.backends.chat import ChatBackend
+from tests.fakes import FakeLLM
 
 NPG_QUESTION = "What did we agree on the Neighbourhood Policing Guarantee?"
 DISMISSAL_QUESTION = "How many officers were dismissed for gross misconduct in 2024?"
+
+
+@pytest.fixture(autouse=True)
+def fake_backend() -> Iterator[None]:
+    """The deterministic double, offered as the backend "fake" while a test runs."""
+    register("fake", lambda settings, embedder: ChatBackend(FakeLLM(), settings))
+    yield
+    unregister("fake")
 
 
 @pytest.fixture(scope="session")

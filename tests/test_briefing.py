@@ -16,19 +16,16 @@ from core.errors import NotFoundError
 from core.settings import Settings
 from index.models import Meeting
 from index.store import IndexStore
-from rag.briefing import (
-    Briefing,
-    BriefingEngine,
-    bullet_lines,
-    reference,
-    render_markdown,
-    resolve_kind,
-)
+from rag.backends.base import bullet_lines
+from rag.backends.chat import ChatBackend
+from rag.briefing.engine import BriefingEngine, resolve_kind
+from rag.briefing.models import Briefing
+from rag.briefing.render import reference, render_markdown
 from rag.docx_export import write_docx
-from rag.llm import FakeLLM
 from rag.retrieve import HybridRetriever
 from rag.text import facts, normalise
 from tests.conftest import make_settings
+from tests.fakes import FakeLLM
 
 QUORUM = Path(sys.executable).parent / "quorum"
 BOARD = "Performance and Governance Board"
@@ -202,7 +199,8 @@ def test_invented_and_misattributed_bullets_are_removed_and_a_supported_one_kept
     sample_index, retriever, meetings
 ):
     reply = f"- {INVENTED}\n- {MISATTRIBUTED}\n- JT thanked AH for the comprehensive report [1]."
-    engine = BriefingEngine(sample_index.with_overrides(llm="fake"), retriever, FakeLLM(reply))
+    settings = sample_index.with_overrides(llm="fake")
+    engine = BriefingEngine(settings, retriever, ChatBackend(FakeLLM(reply), settings))
     briefing = engine.meeting_briefing(meetings["2024-09-20"])
     everything = " ".join(b.text for s in briefing.sections for b in s.bullets)
     assert "999" not in everything and "Dunstable" not in everything

@@ -1,4 +1,4 @@
-"""The answer backends: the deterministic double, dispatch, and the real local and HTTP paths."""
+"""The answer backends: the deterministic double, the registry, the real local and HTTP paths."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import BackendError, ConfigError
+from core.errors import BackendError, ConfigError, UnknownBackendError
 from core.settings import Settings
+from rag.backends import backend_names, get_backend
+from rag.backends.extractive import ExtractiveBackend
+from rag.backends.local import LocalLLM, build_engine_params
+from rag.backends.openai import OpenAICompatibleLLM
+from rag.backends.wire import Message
 from rag.gguf import ensure_model
-from rag.llm import (
-    DEFAULT_ABSTAIN,
-    FakeLLM,
-    LocalLLM,
-    Message,
-    OpenAICompatibleLLM,
-    build_engine_params,
-    make_llm,
-    parse_prompt,
-)
+from tests.fakes import DEFAULT_ABSTAIN, FakeLLM, parse_prompt
 
 SMALL = "qwen2.5-coder-0.5b"
 
@@ -93,36 +89,55 @@ def test_fake_reader_abstains_without_shared_content_words() -> None:
     assert custom.complete(ask("[1] x\nno question line"), max_tokens=200) == "Not in the minutes."
 
 
-# --- make_llm ----------------------------------------------------------------------------------
+# --- the registry ------------------------------------------------------------------------------
 
 
 def settings(tmp_path: Path, **fields: object) -> Settings:
     return Settings(data_dir=tmp_path, **fields)
 
 
-def test_make_llm_dispatches_on_settings(tmp_path: Path) -> None:
-    fake = make_llm(settings(tmp_path, llm="fake"), abstain="Nothing recorded.")
+def backend_for(tmp_path: Path, **fields: object):
+    chosen = settings(tmp_path, **fields)
+    return get_backend(chosen.llm, chosen)
+
+
+def test_get_backend_dispatches_on_settings(tmp_path: Path) -> None:
+    fake = backend_for(tmp_path, llm="fake")
     assert fake.name == "fake"
-    assert fake.complete(ask("Question: anything?"), max_tokens=10) == "Nothing recorded."
-    local = make_llm(settings(tmp_path, llm="local", local_model=SMALL))
-    assert isinstance(local, LocalLLM)
+    nothing = "If no passage is about the question, write only: Nothing recorded.\nQuestion: x?"
+    assert fake.model.complete(ask(nothing), max_tokens=10) == "Nothing recorded."
+    local = backend_for(tmp_path, llm="local", local_model=SMALL)
+    assert isinstance(local.model, LocalLLM)
     assert local.name == f"local:{SMALL}"
     assert not (tmp_path / "models").exists()  # nothing assembled or loaded before first use
-    remote = make_llm(
-        settings(tmp_path, llm="openai", openai_base_url="http://127.0.0.1:9/v1/", openai_model="m")
+    remote = backend_for(
+        tmp_path, llm="openai", openai_base_url="http://127.0.0.1:9/v1/", openai_model="m"
     )
-    assert isinstance(remote, OpenAICompatibleLLM)
+    assert isinstance(remote.model, OpenAICompatibleLLM)
     assert remote.name == "openai:m"
-    assert remote.url == "http://127.0.0.1:9/v1/chat/completions"
+    assert remote.model.url == "http://127.0.0.1:9/v1/chat/completions"
+    assert local.streams_draft and remote.streams_draft
 
 
-def test_make_llm_refuses_extractive_and_incomplete_openai_settings(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="extractive"):
-        make_llm(settings(tmp_path, llm="extractive"))
+def test_extractive_is_a_backend_that_writes_no_token_stream(tmp_path: Path) -> None:
+    extractive = backend_for(tmp_path, llm="extractive")
+    assert isinstance(extractive, ExtractiveBackend)
+    assert extractive.name == "extractive" and not extractive.streams_draft
+
+
+def test_backends_are_listed_in_registration_order_and_unknown_names_refused(
+    tmp_path: Path,
+) -> None:
+    assert backend_names() == ["extractive", "local", "openai", "fake"]
+    with pytest.raises(UnknownBackendError, match="extractive, local, openai, fake"):
+        get_backend("gpt-5", settings(tmp_path))
+
+
+def test_incomplete_openai_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="QUORUM_OPENAI_BASE_URL"):
-        make_llm(settings(tmp_path, llm="openai", openai_model="m"))
+        backend_for(tmp_path, llm="openai", openai_model="m")
     with pytest.raises(ConfigError, match="QUORUM_OPENAI_MODEL"):
-        make_llm(settings(tmp_path, llm="openai", openai_base_url="http://127.0.0.1:9/v1"))
+        backend_for(tmp_path, llm="openai", openai_base_url="http://127.0.0.1:9/v1")
 
 
 def test_local_llm_rejects_unknown_model_at_construction(tmp_path: Path) -> None:

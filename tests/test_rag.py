@@ -10,12 +10,14 @@ import sys
 import pytest
 
 from index.ingest import Ingestor
-from rag.answer import ABSTAIN, AnswerEngine
+from rag.answer import AnswerEngine
+from rag.backends.chat import ChatBackend
 from rag.filters import understand
-from rag.llm import FakeLLM
 from rag.models import Answer, Filters
+from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever
 from tests.conftest import DISMISSAL_QUESTION, NPG_QUESTION, make_settings
+from tests.fakes import FakeLLM
 
 ANSWER_FIELDS = {"question", "answer", "abstained", "citations", "searched", "backend", "timings"}
 CITATION_FIELDS = {"n", "meeting", "date", "item", "source", "quote", "start", "end"}
@@ -34,7 +36,8 @@ def extractive(sample_index, retriever):
 
 
 def engine_with(settings, retriever, llm):
-    return AnswerEngine(settings.with_overrides(llm="fake"), retriever=retriever, llm=llm)
+    settings = settings.with_overrides(llm="fake")
+    return AnswerEngine(settings, retriever=retriever, backend=ChatBackend(llm, settings))
 
 
 def assert_quotes_are_verbatim(answer: Answer, retriever: HybridRetriever) -> None:

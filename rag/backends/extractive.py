@@ -7,6 +7,9 @@ meeting (its title, kind and date did their work in retrieval) — by whether it
 the question type asks for, and by its item's retrieval score. It abstains when the best
 candidate covers too little of the focus, or lacks what the question type needs (a number
 for "how many" that is not just repeated from the question, a date for "when").
+
+Briefing bullets are an item's key sentences, verbatim: agreements and requests first, then
+the sentences most central to the item.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.settings import Settings
 from index.chunk import HEADER_ITEM_NUMBER
-from index.embed import Embedder
 from index.store import human_date
+from rag.backends.base import TokenSink, bullet_lines, one_line
 from rag.models import Passage
 from rag.text import NUMBER, Sentence, key_terms, passage_sentences
+
+if TYPE_CHECKING:
+    from index.embed import Embedder
 
 MAX_PASSAGES = 3
 GATE_SIMILARITY_WEIGHT = 0.2
@@ -32,6 +40,9 @@ MAX_FOLLOWING_LINES = 4
 PAIR_PENALTY = 0.98
 NEAR_WORDS = 6
 MAX_AGREEMENTS = 3
+MIN_BULLET_WORDS = 6
+SENTENCES_PER_BULLET = 4  # one more bullet for every this many sentences in an item
+AGREEMENT_WEIGHT, REQUEST_WEIGHT = 0.3, 0.2
 
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|fifty|hundred"
@@ -75,6 +86,7 @@ QUESTION_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 ANSWER_FORMS = ("who", "where", "when", "how many")
+AGREEMENT, REQUEST = QUESTION_TYPES["agreed"][1], QUESTION_TYPES["asked"][1]
 
 
 @dataclass(frozen=True)
@@ -130,15 +142,29 @@ def coverage(weights: dict[str, float], found: set[str], nearby: set[str]) -> fl
 
 
 class ExtractiveBackend:
-    """Picks and cites the sentences that answer; fast, deterministic and always grounded."""
+    """Picks and cites the sentences that answer; fast, deterministic and always grounded.
+    It writes no draft token by token: its answer is ready at once."""
 
     name = "extractive"
+    streams_draft = False
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
+
+    def draft_answer(
+        self, question: str, passages: list[Passage], on_token: TokenSink | None = None
+    ) -> str:
+        return self.answer(question, passages)
+
+    def draft_bullets(self, passage: Passage, topic: str | None, limit: int) -> str:
+        """The answer on the topic, or else the item's key sentences."""
+        if topic is not None:
+            return bullet_lines(one_line(self.answer(topic, [passage])))
+        chosen = key_sentences(passage, self.embedder, limit)
+        return bullet_lines("\n".join(f"{one_line(sentence.text)} [1]" for sentence in chosen))
 
     def choose(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """The answering candidates in reading order; empty when nothing answers."""
@@ -194,6 +220,41 @@ class ExtractiveBackend:
             score *= PAIR_PENALTY ** (len(unit) - 1)
             candidates.append(Candidate(i, unit, float(sim), cover, score))
         return sorted(candidates, key=lambda c: c.score, reverse=True)
+
+
+def extractive_backend(settings: Settings, embedder: Embedder | None = None) -> ExtractiveBackend:
+    """The extractive backend on ``embedder`` (the retriever's, so the model loads once), or on
+    the embedder ``settings`` name."""
+    if embedder is None:
+        from index.embed import Embedder
+
+        embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    return ExtractiveBackend(embedder)
+
+
+def key_sentences(passage: Passage, embedder: Embedder, limit: int) -> list[Sentence]:
+    """An item's key sentences in text order: agreements and requests first, then those
+    closest in meaning to the item as a whole; one more for every few sentences it has.
+    Whole sentences are preferred to fragments of lines; lead-ins ("... to:") are left out."""
+    usable = [
+        s
+        for s in passage_sentences(passage)
+        if len(s.text.split()) >= MIN_BULLET_WORDS and not s.text.endswith(":")
+    ]
+    sentences = [s for s in usable if s.text.endswith((".", "!", "?"))] or usable
+    if not sentences:
+        return []
+    vectors = np.array(embedder.embed([s.text for s in sentences]))
+    centrality = vectors @ vectors.mean(axis=0)
+    scores = [
+        float(c)
+        + AGREEMENT_WEIGHT * bool(AGREEMENT.search(s.text))
+        + REQUEST_WEIGHT * bool(REQUEST.search(s.text))
+        for s, c in zip(sentences, centrality, strict=True)
+    ]
+    count = min(limit, 1 + (len(sentences) - 1) // SENTENCES_PER_BULLET)
+    best = sorted(range(len(sentences)), key=scores.__getitem__, reverse=True)[:count]
+    return [sentences[i] for i in sorted(best)]
 
 
 def other_agreements(question: str, best: Candidate, ranked: list[Candidate]) -> list[Candidate]:

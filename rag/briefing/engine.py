@@ -1,9 +1,8 @@
-"""Briefings: cited summaries of one meeting, of a topic across meetings, and of what happened
-since the last meeting of a kind.
+"""Building briefings of one meeting, of a topic across meetings, and since a kind's last meeting.
 
 Every briefing is built the same way, one agenda item at a time (map). A backend drafts a few
 bullets from that item alone: a language model in one short call whose passage is budgeted
-with tiktoken to fit ``settings.n_ctx``, or, with ``llm="extractive"``, the item's key
+with tiktoken to fit ``settings.n_ctx``, or, with the extractive backend, the item's key
 sentences verbatim (agreements and requests first, then the sentences most central to the
 item). Each drafted sentence is then checked by :class:`rag.verify.Verifier` against that
 item's passage exactly as answers are: one whose number or name is not in the item, or whose
@@ -18,32 +17,23 @@ model; they are verified against their item the same way and carry owner and sta
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Literal
 
-import numpy as np
-from pydantic import BaseModel, Field
-
-from core.errors import ConfigError, NotFoundError, UsageError
+from core.errors import NotFoundError, UsageError
 from core.settings import Settings
-from index.embed import Embedder
 from index.models import Meeting
-from index.outcomes import ROLE_TITLES
-from rag.answer import AnswerEngine, citation_for, passage_blocks
-from rag.extractive import QUESTION_TYPES
+from rag.answer import AnswerEngine, citation_for
+from rag.backends import get_backend
+from rag.backends.base import Backend, one_line
+from rag.briefing.attribution import attributed
+from rag.briefing.models import Briefing, BriefingKind, Bullet, Section
 from rag.models import Citation, Passage
-from rag.prompts import render_prompt
 from rag.register import RegisterEntry, build_register, owner_label
 from rag.retrieve import HybridRetriever, whole_item
-from rag.text import Sentence, facts, key_terms, passage_sentences
-from rag.tokens import count_tokens
+from rag.text import key_terms
 from rag.verify import Checked
-
-BriefingKind = Literal["meeting", "topic", "since"]
 
 MEETING_ITEM_BULLETS = 3  # per item of the meeting briefed
 LATEST_ITEM_BULLETS = 2  # per item of the last meeting of a kind (since-last briefing)
@@ -51,41 +41,6 @@ SINCE_ITEM_BULLETS = 1  # per item of the meetings held around it
 TOPIC_ITEM_BULLETS = 2  # per retrieved item (topic briefing)
 TOPIC_TOP_K = 12
 TOPIC_MIN_COVERAGE = 0.6  # share of the topic's key terms a retrieved item must contain
-MAP_MAX_TOKENS = 160
-NONE_REPLY = "NONE"
-# cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
-TOKENIZER_MARGIN = 0.8
-MIN_BULLET_WORDS = 6
-SENTENCES_PER_BULLET = 4  # extractive: one more bullet for every this many sentences in an item
-AGREEMENT, REQUEST = QUESTION_TYPES["agreed"][1], QUESTION_TYPES["asked"][1]
-AGREEMENT_WEIGHT, REQUEST_WEIGHT = 0.3, 0.2
-NOTHING_FOUND = "The minutes searched record nothing for this briefing."
-_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-
-
-class Bullet(BaseModel):
-    text: str = Field(description="One verified sentence ending with its [n] marker.")
-    note: str = Field("", description="Register facts (kind, owner, status): not model text.")
-
-
-class Section(BaseModel):
-    heading: str
-    bullets: list[Bullet] = Field(default_factory=list)
-
-
-class Briefing(BaseModel):
-    """What every output format renders: sections of cited bullets and their references."""
-
-    title: str
-    kind: BriefingKind
-    sections: list[Section] = Field(default_factory=list)
-    citations: list[Citation] = Field(default_factory=list)
-    open_actions: list[RegisterEntry] = Field(default_factory=list)
-    removed: list[str] = Field(
-        default_factory=list, description="Drafted sentences that failed verification."
-    )
-    backend: str
-    timings: dict[str, float] = Field(default_factory=dict)
 
 
 class _Run:
@@ -151,24 +106,23 @@ class _Run:
 
 
 class BriefingEngine:
-    """Builds briefings over one index with the backend ``settings.llm`` names.
+    """Builds briefings over one index with one backend: ``backend``, or the one
+    ``settings.llm`` names (built now, so a misconfigured backend fails before any work).
 
-    It shares an :class:`AnswerEngine`'s retriever, verifier and model (which loads on first
-    use); a fake model answers the briefing prompt's "nothing here" reply when nothing matches.
+    It shares an :class:`AnswerEngine`'s retriever, verifier and backend (whose model loads on
+    first use); pass an answer engine's ``backend`` to share its loaded model too.
     """
 
     def __init__(
         self,
         settings: Settings,
         retriever: HybridRetriever | None = None,
-        llm: object | None = None,
+        backend: Backend | None = None,
     ) -> None:
-        if llm is None and settings.llm != "extractive":
-            from rag.llm import make_llm
-
-            llm = make_llm(settings, abstain=NONE_REPLY)
+        retriever = retriever or HybridRetriever(settings)
+        backend = backend or get_backend(settings.llm, settings, retriever.embedder)
         self.settings = settings
-        self.answers = AnswerEngine(settings, retriever, llm)
+        self.answers = AnswerEngine(settings, retriever, backend)
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -202,7 +156,7 @@ class BriefingEngine:
             "meeting",
             sections,
             [e for e in entries if is_open_action(e)],
-            self.answers.backend_name,
+            self.answers.backend.name,
         )
 
     def topic_briefing(self, topic: str) -> Briefing:
@@ -235,7 +189,7 @@ class BriefingEngine:
         ]
         sections.append(self._register_section("Open actions", entries, run))
         return run.briefing(
-            f"Topic briefing: {topic}", "topic", sections, entries, self.answers.backend_name
+            f"Topic briefing: {topic}", "topic", sections, entries, self.answers.backend.name
         )
 
     def since_briefing(self, kind: str) -> Briefing:
@@ -267,7 +221,7 @@ class BriefingEngine:
             "since",
             sections,
             entries,
-            self.answers.backend_name,
+            self.answers.backend.name,
         )
 
     def _start(self) -> _Run:
@@ -275,8 +229,7 @@ class BriefingEngine:
         run = _Run()
         with run.timed("load"):
             self.answers.embedder.warm_up()
-            if self.settings.llm != "extractive":
-                self.answers.llm.warm_up()
+            self.answers.backend.warm_up()
         return run
 
     def _register(self, run: _Run) -> list[RegisterEntry]:
@@ -294,7 +247,7 @@ class BriefingEngine:
         """Draft bullets for one item (on ``topic``, or on the item as a whole), verify them
         against that item alone and keep at most ``limit``."""
         with run.timed("draft"):
-            draft = self._draft(passage, topic, limit)
+            draft = self.answers.backend.draft_bullets(passage, topic, limit)
         if not draft:
             return []
         checked = self._check(draft, passage, run)
@@ -309,40 +262,6 @@ class BriefingEngine:
         with run.timed("verify"):
             checked = self.answers.verifier.check(draft, [passage], meetings)
             return [attributed(c, passage, meetings[passage.meeting_id]) for c in checked]
-
-    def _draft(self, passage: Passage, topic: str | None, limit: int) -> str:
-        """Sentences with [1] markers: the model's bullets, the extractive backend's answer on
-        the topic, or the item's key sentences."""
-        if self.settings.llm != "extractive":
-            return self._generate(passage, topic, limit)
-        if topic is not None:
-            return bullet_lines(one_line(self.answers.extractive.answer(topic, [passage])))
-        chosen = key_sentences(passage, self.answers.embedder, limit)
-        return bullet_lines("\n".join(f"{one_line(sentence.text)} [1]" for sentence in chosen))
-
-    def _generate(self, passage: Passage, topic: str | None, limit: int) -> str:
-        """One short model call over this item's passage, within the model's context."""
-        question = (
-            render_prompt("brief_item_question")
-            if topic is None
-            else render_prompt("brief_topic_question", topic=topic)
-        )
-        system = render_prompt("brief_system", bullets=str(limit), none=NONE_REPLY)
-        blocks = passage_blocks([passage], self._passage_budget(system, question))
-        if not blocks:
-            return ""
-        user = render_prompt("brief_user", passages=blocks[0], question=question)
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return bullet_lines(self.answers.llm.complete(messages, max_tokens=MAP_MAX_TOKENS))
-
-    def _passage_budget(self, system: str, question: str) -> int:
-        """Tokens the passage may take so prompt and reply fit ``n_ctx``."""
-        frame = render_prompt("brief_user", passages="", question=question)
-        room = self.settings.n_ctx - MAP_MAX_TOKENS - count_tokens(system) - count_tokens(frame)
-        budget = min(self.settings.context_tokens, int(room * TOKENIZER_MARGIN))
-        if budget <= 0:
-            raise ConfigError(f"QUORUM_N_CTX={self.settings.n_ctx} leaves no room for a passage")
-        return budget
 
     def _register_section(self, heading: str, entries: list[RegisterEntry], run: _Run) -> Section:
         """Register entries as bullets, verified against their agenda item (one check per
@@ -366,93 +285,6 @@ class BriefingEngine:
                     text = run.cited(sentence, passage)
                     bullets.append(Bullet(text=text, note=entry_note(entry)))
         return Section(heading=heading, bullets=bullets)
-
-
-def key_sentences(passage: Passage, embedder: Embedder, limit: int) -> list[Sentence]:
-    """An item's key sentences in text order: agreements and requests first, then those
-    closest in meaning to the item as a whole; one more for every few sentences it has.
-    Whole sentences are preferred to fragments of lines; lead-ins ("... to:") are left out."""
-    usable = [
-        s
-        for s in passage_sentences(passage)
-        if len(s.text.split()) >= MIN_BULLET_WORDS and not s.text.endswith(":")
-    ]
-    sentences = [s for s in usable if s.text.endswith((".", "!", "?"))] or usable
-    if not sentences:
-        return []
-    vectors = np.array(embedder.embed([s.text for s in sentences]))
-    centrality = vectors @ vectors.mean(axis=0)
-    scores = [
-        float(c)
-        + AGREEMENT_WEIGHT * bool(AGREEMENT.search(s.text))
-        + REQUEST_WEIGHT * bool(REQUEST.search(s.text))
-        for s, c in zip(sentences, centrality, strict=True)
-    ]
-    count = min(limit, 1 + (len(sentences) - 1) // SENTENCES_PER_BULLET)
-    best = sorted(range(len(sentences)), key=scores.__getitem__, reverse=True)[:count]
-    return [sentences[i] for i in sorted(best)]
-
-
-def attributed(sentence: Checked, passage: Passage, meeting: Meeting) -> Checked:
-    """Briefings hold names and numbers closer than answers do: each (and an attendee named
-    as the sentence's first word, which :func:`rag.text.facts` skips) must occur in the quoted
-    sentence or the one before it (which a "He" may refer back to) or the item's header, or
-    name the same attendee as a word there ("PCC" for "JT"). The item as a whole is not
-    enough: a remark would otherwise survive credited to someone else who spoke under it."""
-    if sentence.evidence is None:
-        return sentence
-    context = quote_context(sentence.evidence.quote, passage)
-    names = attendee_names(meeting)
-    wanted = sorted(facts(sentence.text) | leading_attendee(sentence.text, names))
-    missing = [f for f in wanted if not named_in(f, context, names)]
-    if not missing:
-        return sentence
-    return replace(sentence, evidence=None, reason=f"not in the quote: {', '.join(missing)}")
-
-
-def leading_attendee(text: str, names: list[set[str]]) -> set[str]:
-    """The sentence's first word ("TR", "AH's" as "AH") when it names an attendee."""
-    first = re.match(r"\s*([A-Za-z][\w-]*)", text)
-    word = first.group(1) if first else ""
-    return {word} if any(word in group for group in names) else set()
-
-
-def quote_context(quote: Sentence, passage: Passage) -> str:
-    before = [s.text for s in passage_sentences(passage) if s.end <= quote.start][-1:]
-    return " ".join([passage.header, *before, quote.text])
-
-
-def named_in(fact: str, context: str, names: list[set[str]]) -> bool:
-    """Whether ``context`` holds ``fact``, or another name of the attendee it names."""
-    if mentioned(fact, context):
-        return True
-    return any(fact in group and any(mentioned(n, context) for n in group) for group in names)
-
-
-def attendee_names(meeting: Meeting) -> list[set[str]]:
-    """Each attendee's full name, surname, initials and role acronym ("PCC", "CC")."""
-    found = []
-    for person in meeting.attendees:
-        role = person.role or ""
-        acronyms = {short for short, title in ROLE_TITLES.items() if role.startswith(title)}
-        names = {person.name, person.name.split()[-1], person.initials or "", *acronyms}
-        found.append(names - {""})
-    return found
-
-
-def mentioned(name: str, text: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
-
-
-def bullet_lines(reply: str) -> str:
-    """A model's bullet list as plain sentences, one a line; the "nothing here" reply is ''."""
-    lines = (_LIST_MARK.sub("", line).strip() for line in reply.splitlines())
-    return "\n".join(line for line in lines if line and line.strip(" .").upper() != NONE_REPLY)
-
-
-def one_line(text: str) -> str:
-    """Whitespace (line breaks of the minutes' layout included) collapsed to single spaces."""
-    return " ".join(text.split())
 
 
 def with_marker(sentence: str, n: int) -> str:
@@ -539,37 +371,3 @@ def entry_note(entry: RegisterEntry) -> str:
 
 def meeting_heading(meeting: Meeting) -> str:
     return f"{meeting.title} — {meeting.date or 'date unknown'}"
-
-
-def reference(citation: Citation) -> str:
-    """ "[1] meeting — date — item", as every format lists references."""
-    return f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — {citation.item}"
-
-
-def footnotes(briefing: Briefing) -> list[str]:
-    """Plain lines every format ends with: nothing found, what was left out, the backend."""
-    notes = [] if any(s.bullets for s in briefing.sections) else [NOTHING_FOUND]
-    if briefing.removed:
-        notes.append(
-            f"{len(briefing.removed)} drafted sentence(s) left out: "
-            "the minutes they cite do not support them."
-        )
-    notes.append(f"Backend: {briefing.backend}.")
-    return notes
-
-
-def render_markdown(briefing: Briefing) -> str:
-    lines = [f"# {briefing.title}", ""]
-    for section in briefing.sections:
-        lines += [f"## {section.heading}", ""]
-        lines += [
-            f"- {bullet.text}" + (f" _({bullet.note})_" if bullet.note else "")
-            for bullet in section.bullets
-        ]
-        lines.append("")
-    if briefing.citations:
-        lines += ["## References", ""]
-        lines += [f"- {reference(citation)}" for citation in briefing.citations]
-        lines.append("")
-    lines += [f"_{note}_" for note in footnotes(briefing)]
-    return "\n".join(lines) + "\n"

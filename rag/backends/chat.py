@@ -1,0 +1,148 @@
+"""Drafting with a chat model: the one place the prompts are built, for every model backend.
+
+A :class:`ChatModel` only turns messages into text (llama.cpp in process, an OpenAI-compatible
+server, a test double). :class:`ChatBackend` puts Quorum's prompts in front of one: the numbered
+passages for an answer, one agenda item for a briefing's bullets, each within its token budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from core.errors import ConfigError
+from core.settings import Settings
+from rag.backends.base import TokenSink, bullet_lines
+from rag.backends.wire import Message
+from rag.models import Passage
+from rag.prompts import ABSTAIN, NONE_REPLY, load_prompt, render_prompt
+from rag.text import normalise, passage_sentences
+from rag.tokens import count_tokens
+
+MAX_LLM_PASSAGES = 3
+MAP_MAX_TOKENS = 160
+# cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
+TOKENIZER_MARGIN = 0.8
+
+
+class ChatModel(Protocol):
+    """A language model behind a chat interface. Every implementation decodes greedily, streams
+    text deltas as they are produced and reports its failures as BackendError; none ever falls
+    back to another model: a failure is shown, not papered over."""
+
+    name: str
+
+    def warm_up(self) -> None:
+        """Load the model or check the server. Idempotent."""
+        ...
+
+    def stream(self, messages: list[Message], *, max_tokens: int) -> Iterator[str]:
+        """Text deltas of a greedy (temperature 0, fixed seed) reply, as they are produced."""
+        ...
+
+    def complete(self, messages: list[Message], *, max_tokens: int) -> str:
+        """The whole greedy reply."""
+        ...
+
+
+class ChatBackend:
+    """A backend that drafts with a chat model: answers streamed, briefing bullets whole."""
+
+    streams_draft = True
+
+    def __init__(self, model: ChatModel, settings: Settings) -> None:
+        self.model = model
+        self.name = model.name
+        self.settings = settings
+
+    def warm_up(self) -> None:
+        self.model.warm_up()
+
+    def draft_answer(
+        self, question: str, passages: list[Passage], on_token: TokenSink | None = None
+    ) -> str:
+        messages = answer_messages(question, passages, self.settings.context_tokens)
+        parts = []
+        for delta in self.model.stream(messages, max_tokens=self.settings.max_tokens):
+            parts.append(delta)
+            if on_token:
+                on_token(delta)
+        draft = "".join(parts).strip()
+        return "" if normalise(ABSTAIN) in normalise(draft) else draft
+
+    def draft_bullets(self, passage: Passage, topic: str | None, limit: int) -> str:
+        """One short model call over this item's passage, within the model's context."""
+        messages = self.bullet_messages(passage, topic, limit)
+        if not messages:
+            return ""
+        return bullet_lines(self.model.complete(messages, max_tokens=MAP_MAX_TOKENS))
+
+    def bullet_messages(self, passage: Passage, topic: str | None, limit: int) -> list[Message]:
+        """The briefing prompt for one item; empty when not even part of the item fits."""
+        question = (
+            render_prompt("brief_item_question")
+            if topic is None
+            else render_prompt("brief_topic_question", topic=topic)
+        )
+        system = render_prompt("brief_system", bullets=str(limit), none=NONE_REPLY)
+        blocks = passage_blocks([passage], self.passage_budget(system, question))
+        if not blocks:
+            return []
+        user = render_prompt("brief_user", passages=blocks[0], question=question)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def passage_budget(self, system: str, question: str) -> int:
+        """Tokens the passage may take so prompt and reply fit ``n_ctx``."""
+        n_ctx = self.settings.n_ctx
+        frame = render_prompt("brief_user", passages="", question=question)
+        room = n_ctx - MAP_MAX_TOKENS - count_tokens(system) - count_tokens(frame)
+        budget = min(self.settings.context_tokens, int(room * TOKENIZER_MARGIN))
+        if budget <= 0:
+            raise ConfigError(f"QUORUM_N_CTX={n_ctx} leaves no room for a passage")
+        return budget
+
+
+def answer_messages(question: str, passages: list[Passage], budget: int) -> list[Message]:
+    """The answer prompt: the system rules, then the numbered passages and the question."""
+    blocks = passage_blocks(passages, budget)
+    user = render_prompt(
+        "answer_user", passages="\n\n".join(blocks), question=question, abstain=ABSTAIN
+    )
+    return [
+        {"role": "system", "content": load_prompt("answer_system")},
+        {"role": "user", "content": user},
+    ]
+
+
+def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
+    """Numbered passages for the model, whole items while they fit, else their matched parts.
+
+    Small local models lose the thread in long prompts (and prompt processing dominates
+    latency on a CPU), so the model sees the best few items, none taking over half the budget.
+
+    Sentences that read like instructions to a model are left out: minutes are data.
+    """
+    blocks, used = [], count_tokens(load_prompt("answer_user"))
+    share = budget // 2
+    for number, passage in enumerate(passages[:MAX_LLM_PASSAGES], start=1):
+        body = model_view(passage, min(share, max(budget - used, 0)))
+        if not body:
+            break
+        block = f"[{number}] {passage.header}\n{body}"
+        used += count_tokens(block)
+        blocks.append(block)
+    return blocks
+
+
+def model_view(passage: Passage, budget: int) -> str:
+    """The passage text the model reads: the item, or its best-matching parts, within budget."""
+    sentences = passage_sentences(passage)
+    matched = [s for s in sentences if any(a <= s.start < b for a, b in passage.spans[:1])]
+    chosen, used = [], 0
+    for sentence in matched + [s for s in sentences if s not in matched]:
+        cost = count_tokens(sentence.text) + 1
+        if used + cost > budget:
+            continue
+        chosen.append(sentence)
+        used += cost
+    return " ".join(s.text for s in sorted(chosen, key=lambda s: s.start))

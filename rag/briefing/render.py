@@ -1,0 +1,51 @@
+"""How a briefing reads, in every format: the Markdown the CLI and the app show, and the pieces
+the Word export (:mod:`rag.docx_export`) lays out the same way."""
+
+from __future__ import annotations
+
+from rag.briefing.models import Briefing, Bullet
+from rag.models import Citation
+
+NOTHING_FOUND = "The minutes searched record nothing for this briefing."
+REFERENCES = "References"
+
+
+def bullet_note(bullet: Bullet) -> str:
+    """What follows a bullet's text, set in italics: "(action · owner: AH · open)", or ''."""
+    return f"({bullet.note})" if bullet.note else ""
+
+
+def reference(citation: Citation) -> str:
+    """ "[1] meeting — date — item", as every format lists references."""
+    return f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — {citation.item}"
+
+
+def footnotes(briefing: Briefing) -> list[str]:
+    """Plain lines every format ends with: nothing found, what was left out, the backend."""
+    notes = [] if any(s.bullets for s in briefing.sections) else [NOTHING_FOUND]
+    if briefing.removed:
+        notes.append(
+            f"{len(briefing.removed)} drafted sentence(s) left out: "
+            "the minutes they cite do not support them."
+        )
+    notes.append(f"Backend: {briefing.backend}.")
+    return notes
+
+
+def markdown_bullet(bullet: Bullet) -> str:
+    note = bullet_note(bullet)
+    return f"- {bullet.text}" + (f" _{note}_" if note else "")
+
+
+def render_markdown(briefing: Briefing) -> str:
+    lines = [f"# {briefing.title}", ""]
+    for section in briefing.sections:
+        lines += [f"## {section.heading}", ""]
+        lines += [markdown_bullet(bullet) for bullet in section.bullets]
+        lines.append("")
+    if briefing.citations:
+        lines += [f"## {REFERENCES}", ""]
+        lines += [f"- {reference(citation)}" for citation in briefing.citations]
+        lines.append("")
+    lines += [f"_{note}_" for note in footnotes(briefing)]
+    return "\n".join(lines) + "\n"
