@@ -812,23 +812,22 @@ def upload_tab(services: Services) -> gr.events.Dependency:
     )
 
 
-def launch(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, auth_file: Path | None = None
-) -> None:
-    """Warm the models, then serve the app until interrupted."""
-    check = password_checker(load_users(auth_file)) if auth_file else None
-    if check is None and host not in LOOPBACK:
+def launch(settings: Settings) -> None:
+    """Warm the models, then serve the app on ``settings.host:settings.port`` until
+    interrupted; with ``settings.auth_file``, only its users may sign in."""
+    check = password_checker(load_users(settings.auth_file)) if settings.auth_file else None
+    if check is None and settings.host not in LOOPBACK:
         print(
-            f"quorum: warning: serving {host} without --auth: anyone who can reach it can "
-            "read the minutes",
+            f"quorum: warning: serving {settings.host} without --auth: anyone who can reach it "
+            "can read the minutes",
             file=sys.stderr,
         )
     services = Services(settings)
     services.warm_up()
     demo = build_app(services)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE).launch(
-        server_name=host,
-        server_port=port,
+        server_name=settings.host,
+        server_port=settings.port,
         auth=check,
         auth_message="Quorum: sign in with the account your administrator gave you.",
         theme=gr.themes.Soft(),

@@ -59,7 +59,7 @@ def bench_settings(archive: Path, index_dir: Path, llm: str = ExtractiveBackend.
 
     ``data_dir`` stays the default so an assembled local model is found and reused.
     """
-    return Settings.from_env({}, index_dir=index_dir, archive_dir=archive, llm=llm)
+    return Settings.isolated(index_dir=index_dir, archive_dir=archive, llm=llm)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 
 import xllamacpp
 
-from core.settings import SAMPLE_ARCHIVE, Settings
+from core.settings import SAMPLE_ARCHIVE, load_settings
 from rag.backends.local import LocalLLM, build_engine_params
 from rag.backends.wire import Message
 from rag.gguf import MODELS, ensure_model
@@ -118,7 +118,7 @@ def probe(name: str, model_dir: Path, threads: int, max_tokens: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=sorted(MODELS), choices=sorted(MODELS))
-    parser.add_argument("--model-dir", type=Path, default=Settings.from_env().model_dir)
+    parser.add_argument("--model-dir", type=Path, default=load_settings().model_dir)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()

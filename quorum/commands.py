@@ -10,8 +10,7 @@ from core.errors import NotFoundError, UsageError
 from core.settings import Settings
 from index.ingest import Ingestor, IngestReport
 from index.store import IndexStore
-from quorum.cli import command, with_arguments
-from rag.backends import backend_names
+from quorum.registry import command
 
 
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +19,9 @@ def _ingest_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-@command("ingest", "Parse minutes files and add them to the index (incremental).")
-@with_arguments(_ingest_args)
+@command(
+    "ingest", "Parse minutes files and add them to the index (incremental).", arguments=_ingest_args
+)
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
@@ -85,8 +85,7 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the parsed meeting as JSON")
 
 
-@command("show", "Show one parsed meeting.")
-@with_arguments(_show_args)
+@command("show", "Show one parsed meeting.", arguments=_show_args)
 def show(args: argparse.Namespace, settings: Settings) -> int:
     meeting = find_meeting(IndexStore(settings), args.meeting)
     if args.json:
@@ -134,16 +133,18 @@ def find_meeting(store: IndexStore, key: str):
 def _ask_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", nargs="?", help="the question, in quotes")
     parser.add_argument("--batch", type=Path, help="file with one question per line")
-    parser.add_argument("--llm", choices=backend_names(), help="answer backend")
-    parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
     parser.add_argument("--json", action="store_true", help="one JSON object per answer")
     parser.add_argument("--since", help="only meetings on or after this date (YYYY-MM-DD)")
     parser.add_argument("--until", help="only meetings on or before this date (YYYY-MM-DD)")
     parser.add_argument("--kind", action="append", help="only meetings of this kind (repeatable)")
 
 
-@command("ask", "Answer a question from the minutes, with citations (or say they do not).")
-@with_arguments(_ask_args)
+@command(
+    "ask",
+    "Answer a question from the minutes, with citations (or say they do not).",
+    arguments=_ask_args,
+    settings=("llm", "top_k"),
+)
 def ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer import AnswerEngine
 
@@ -207,8 +208,6 @@ def print_answer(answer) -> None:
 
 def _eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--facts", type=Path, help="facts JSONL (default: eval/facts.jsonl)")
-    parser.add_argument("--llm", choices=backend_names(), help="answer backend")
-    parser.add_argument("--top-k", type=int, help="agenda items handed to the answer step")
     parser.add_argument("--report", type=Path, help="directory for the Markdown and JSON reports")
     parser.add_argument("--only", help="comma-separated fact ids, or @FILE with one id a line")
     parser.add_argument(
@@ -217,8 +216,12 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ingest", action="store_true", help="do not ingest --archive first")
 
 
-@command("eval", "Score answers against hand-labelled facts; write Markdown and JSON reports.")
-@with_arguments(_eval_args)
+@command(
+    "eval",
+    "Score answers against hand-labelled facts; write Markdown and JSON reports.",
+    arguments=_eval_args,
+    settings=("llm", "top_k"),
+)
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
@@ -272,23 +275,15 @@ def parse_ids(only: str | None) -> set[str] | None:
     return {part.strip() for part in only.split(",") if part.strip()}
 
 
-def _serve_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
-    )
-    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument(
-        "--auth", type=Path, help="require login: file of USER:pbkdf2_sha256$… lines"
-    )
-    parser.add_argument("--llm", choices=backend_names(), help="the page's default backend")
-
-
-@command("serve", "Start the web app on the configured index.")
-@with_arguments(_serve_args)
+@command(
+    "serve",
+    "Start the web app on the configured index.",
+    settings=("llm", "host", "port", "auth_file"),
+)
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import app
 
-    app.launch(settings, host=args.host, port=args.port, auth_file=args.auth)
+    app.launch(settings)
     return 0
 
 
@@ -296,8 +291,11 @@ def _hash_password_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("user", help="the login name")
 
 
-@command("hash-password", "Print a USER:HASH line for `serve --auth FILE` (asks for the password).")
-@with_arguments(_hash_password_args)
+@command(
+    "hash-password",
+    "Print a USER:HASH line for `serve --auth FILE` (asks for the password).",
+    arguments=_hash_password_args,
+)
 def hash_password(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
@@ -326,8 +324,11 @@ def _register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "csv", "md"], default="table")
 
 
-@command("register", "List decisions and actions across meetings, with owner and status.")
-@with_arguments(_register_args)
+@command(
+    "register",
+    "List decisions and actions across meetings, with owner and status.",
+    arguments=_register_args,
+)
 def register(args: argparse.Namespace, settings: Settings) -> int:
     from rag.register import build_register, filter_register, render_register
 
@@ -349,13 +350,16 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target", help="meeting: id, date or source; topic: the topic; since: a meeting kind"
     )
-    parser.add_argument("--llm", choices=backend_names(), help="drafting backend")
     parser.add_argument("--format", choices=["md", "docx"], default="md")
     parser.add_argument("-o", "--output", type=Path, help="write here (required for docx)")
 
 
-@command("brief", "Write a cited briefing on a meeting, a topic, or since a kind's last meeting.")
-@with_arguments(_brief_args)
+@command(
+    "brief",
+    "Write a cited briefing on a meeting, a topic, or since a kind's last meeting.",
+    arguments=_brief_args,
+    settings=("llm",),
+)
 def brief(args: argparse.Namespace, settings: Settings) -> int:
     from rag.briefing.engine import BriefingEngine
     from rag.briefing.render import render_markdown
@@ -387,13 +391,26 @@ def write_text(path: Path, text: str) -> None:
         raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
 
 
-@command("settings", "Show every setting: its environment variable, value and meaning.")
-def show_settings(args: argparse.Namespace, settings: Settings) -> int:
-    from core.settings import describe_settings
+def _settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table of settings the README shows"
+    )
 
+
+@command(
+    "settings",
+    "Show every setting: its environment variable, flag, value and meaning.",
+    arguments=_settings_args,
+)
+def show_settings(args: argparse.Namespace, settings: Settings) -> int:
+    from core.settings import describe_settings, settings_table
+
+    if args.markdown:
+        print(settings_table(), end="")
+        return 0
     values = settings.model_dump()
     if values["openai_api_key"]:
         values["openai_api_key"] = "(set, not shown)"
-    for (variable, _, description), name in zip(describe_settings(), values, strict=True):
-        print(f"{variable:24} {values[name]!s:40.40}  {description}")
+    for (variable, flag, _, description), name in zip(describe_settings(), values, strict=True):
+        print(f"{variable:24} {flag:10} {values[name]!s:40.40}  {description}")
     return 0

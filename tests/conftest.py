@@ -47,7 +47,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     """Settings isolated under ``root``, ignoring the developer's QUORUM_* variables."""
     values = {"data_dir": root / "data", "index_dir": root / "index", "llm": "extractive"}
     values.update(overrides)
-    return Settings.from_env({}, **values)
+    return Settings.isolated(**values)
 
 
 @pytest.fixture

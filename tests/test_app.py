@@ -10,8 +10,8 @@ import socket
 import pytest
 
 import app
-import quorum.commands  # noqa: F401  (registers the subcommands build_parser lists)
 from core.errors import BackendError, ConfigError, NotFoundError, UsageError
+from core.settings import settings_from_flags
 from index.ingest import FileResult, IngestReport
 from index.models import AgendaItem, Meeting
 from index.store import IndexStore
@@ -195,6 +195,8 @@ def test_hash_password_command_prints_a_line_the_app_accepts(tmp_path, monkeypat
     assert app.password_checker(app.load_users(auth))("alice", "a-secret")
 
 
-def test_serve_binds_to_this_machine_unless_told_otherwise():
-    args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.auth) == ("127.0.0.1", 7860, None)
+def test_serve_binds_to_this_machine_unless_told_otherwise(monkeypatch):
+    for variable in ("QUORUM_HOST", "QUORUM_PORT", "QUORUM_AUTH_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    settings = settings_from_flags(build_parser().parse_args(["serve"]))
+    assert (settings.host, settings.port, settings.auth_file) == ("127.0.0.1", 7860, None)
