@@ -1,8 +1,7 @@
-"""Quorum: cited answers, briefings and registers over meeting minutes.
+"""The ``quorum`` command line: a thin shell on top of ``index``, ``rag``, ``eval`` and ``web``.
 
-This package is the CLI shell. What every layer shares (settings and errors) lives in
-``core``; the library lives in ``index`` (parse, chunk, embed, store) and ``rag`` (retrieve,
-answer, verify, summarise).
+The library it drives lives below it: ``core`` (settings and errors), ``index`` (parse, chunk,
+embed, store), ``rag`` (retrieve, answer, verify, summarise).
 """
 
 __version__ = "0.1.0"

@@ -10,7 +10,8 @@ from core.errors import NotFoundError, UsageError
 from core.settings import Settings
 from index.ingest import Ingestor, IngestReport
 from index.store import IndexStore
-from quorum.registry import command
+from quorum.registry import COMMON_SETTINGS, command
+from web import SERVE_SETTINGS
 
 
 def _ingest_args(parser: argparse.ArgumentParser) -> None:
@@ -278,12 +279,12 @@ def parse_ids(only: str | None) -> set[str] | None:
 @command(
     "serve",
     "Start the web app on the configured index.",
-    settings=("llm", "host", "port", "auth_file"),
+    settings=SERVE_SETTINGS[len(COMMON_SETTINGS) :],
 )
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import app
+    from web.ui import launch
 
-    app.launch(settings)
+    launch(settings)
     return 0
 
 
@@ -299,7 +300,7 @@ def _hash_password_args(parser: argparse.ArgumentParser) -> None:
 def hash_password(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    from app import hash_password as make_hash
+    from web.auth import hash_password as make_hash
 
     if ":" in args.user or not args.user.strip():
         raise UsageError("the user name must be non-empty and contain no ':'")

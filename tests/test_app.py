@@ -1,4 +1,4 @@
-"""The app's helpers without a browser: minutes shown as text, citations found in place,
+"""The web app's helpers without a browser: minutes shown as text, citations found in place,
 streaming, uploads that cannot replace what is indexed, dates from the form, and login."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import socket
 
 import pytest
 
-import app
 from core.errors import BackendError, ConfigError, NotFoundError, UsageError
 from core.settings import settings_from_flags
 from index.ingest import FileResult, IngestReport
@@ -19,6 +18,7 @@ from quorum.cli import build_parser, main
 from rag.answer import AnswerEngine
 from rag.models import Answer, Citation, Filters
 from tests.conftest import NPG_QUESTION
+from web import auth, render, services
 
 HOSTILE = 'Budget < £2m & rising. <img src=x onerror="alert(1)"> The PCC agreed the plan.'
 
@@ -58,7 +58,7 @@ def citation_of(meeting: Meeting, quote: str) -> Citation:
 def test_minutes_text_is_escaped_and_only_the_quote_is_marked():
     meeting = hostile_meeting()
     start = HOSTILE.index("The PCC")
-    shown = app.quoted_item_html(meeting, meeting.items[0], start, len(HOSTILE))
+    shown = render.quoted_item_html(meeting, meeting.items[0], start, len(HOSTILE))
     assert "<img" not in shown and "<b>" not in shown
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in shown
     assert "Budget &lt; £2m &amp; rising." in shown
@@ -67,14 +67,14 @@ def test_minutes_text_is_escaped_and_only_the_quote_is_marked():
 
 
 def test_meeting_view_escapes_every_field():
-    shown = app.meeting_html(hostile_meeting())
+    shown = render.meeting_html(hostile_meeting())
     assert "<img" not in shown and "<b>bold</b>" not in shown
     assert "Board &lt;b&gt;bold&lt;/b&gt;" in shown
 
 
 def test_answer_markers_stand_out_but_the_text_stays_text():
     answer = Answer(question="q", answer="Costs <rose> [1].", abstained=False, backend="extractive")
-    assert app.answer_html(answer).startswith(
+    assert render.answer_html(answer).startswith(
         '<p class="q-answer">Costs &lt;rose&gt; <sup class="q-ref">[1]</sup>.</p>'
     )
 
@@ -82,7 +82,7 @@ def test_answer_markers_stand_out_but_the_text_stays_text():
 def test_cited_item_is_the_agenda_item_holding_the_quote(sample_index):
     meeting = npg_meeting(sample_index)
     quote = "The PCC and CC agreed that local policing is important"
-    found, item = app.cited_item([meeting], citation_of(meeting, quote))
+    found, item = services.cited_item([meeting], citation_of(meeting, quote))
     assert found.id == meeting.id
     assert item.label == "7. Neighbourhood Policing Guarantee"
 
@@ -91,12 +91,12 @@ def test_a_citation_the_index_no_longer_holds_is_refused(sample_index):
     meeting = npg_meeting(sample_index)
     stale = citation_of(meeting, "The PCC and CC agreed").model_copy(update={"quote": "Other."})
     with pytest.raises(NotFoundError, match="ask again"):
-        app.cited_item([meeting], stale)
+        services.cited_item([meeting], stale)
 
 
 def test_streaming_shows_growing_drafts_then_the_verified_answer(sample_index):
     engine = AnswerEngine(sample_index.with_overrides(llm="fake"))
-    updates = list(app.stream_answer(engine, NPG_QUESTION, Filters()))
+    updates = list(services.stream_answer(engine, NPG_QUESTION, Filters()))
     drafts, final = updates[:-1], updates[-1]
     assert drafts and all(isinstance(draft, str) for draft in drafts)
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(drafts))
@@ -105,7 +105,7 @@ def test_streaming_shows_growing_drafts_then_the_verified_answer(sample_index):
 
 def test_extractive_answers_arrive_without_a_draft(sample_index):
     engine = AnswerEngine(sample_index)
-    updates = list(app.stream_answer(engine, NPG_QUESTION, Filters()))
+    updates = list(services.stream_answer(engine, NPG_QUESTION, Filters()))
     assert len(updates) == 1 and isinstance(updates[0], Answer)
 
 
@@ -117,15 +117,15 @@ def test_a_backend_failure_reaches_the_page_as_its_own_error(sample_index):
         llm="openai", openai_base_url=f"http://127.0.0.1:{closed_port}/v1", openai_model="m"
     )
     with pytest.raises(BackendError):
-        list(app.stream_answer(AnswerEngine(settings), NPG_QUESTION, Filters()))
+        list(services.stream_answer(AnswerEngine(settings), NPG_QUESTION, Filters()))
 
 
 def test_form_dates_are_checked_and_become_filters():
-    filters = app.form_filters("2024-09-01", "", ["1:1"])
+    filters = services.form_filters("2024-09-01", "", ["1:1"])
     assert (filters.date_from, filters.date_to, filters.kinds) == ("2024-09-01", None, ["1:1"])
-    assert app.form_filters(None, None, None).is_empty
+    assert services.form_filters(None, None, None).is_empty
     with pytest.raises(UsageError, match="To: '28/01/2025' is not a date"):
-        app.form_filters(None, "28/01/2025", [])
+        services.form_filters(None, "28/01/2025", [])
 
 
 def test_an_upload_never_takes_the_name_of_a_different_file(tmp_path):
@@ -133,10 +133,10 @@ def test_an_upload_never_takes_the_name_of_a_different_file(tmp_path):
     given.mkdir()
     first = given / "minutes.txt"
     first.write_text("first")
-    assert app.copy_upload(first, uploads) == uploads / "minutes.txt"
-    assert app.copy_upload(first, uploads) == uploads / "minutes.txt"
+    assert services.copy_upload(first, uploads) == uploads / "minutes.txt"
+    assert services.copy_upload(first, uploads) == uploads / "minutes.txt"
     first.write_text("second")
-    assert app.copy_upload(first, uploads) == uploads / "minutes-2.txt"
+    assert services.copy_upload(first, uploads) == uploads / "minutes-2.txt"
     assert (uploads / "minutes.txt").read_text() == "first"
 
 
@@ -151,23 +151,23 @@ def test_copies_of_uploads_that_did_not_become_meetings_are_removed(tmp_path):
             FileResult(str(twin), "duplicate", "same content as x.txt"),
         ]
     )
-    app.discard_unindexed(report, [kept, failed, twin])
+    services.discard_unindexed(report, [kept, failed, twin])
     assert [p.exists() for p in (kept, failed, twin)] == [True, False, False]
-    assert app.file_outcome(report.failed[0]) == "b.txt: empty file"
+    assert render.file_outcome(report.failed[0]) == "b.txt: empty file"
 
 
 def test_passwords_verify_only_against_their_own_hash():
-    encoded = app.hash_password("correct horse", iterations=1_000)
-    assert app.verify_password("correct horse", encoded)
-    assert not app.verify_password("correct horsE", encoded)
-    assert encoded != app.hash_password("correct horse", iterations=1_000)
+    encoded = auth.hash_password("correct horse", iterations=1_000)
+    assert auth.verify_password("correct horse", encoded)
+    assert not auth.verify_password("correct horsE", encoded)
+    assert encoded != auth.hash_password("correct horse", iterations=1_000)
 
 
 def test_login_checks_users_from_the_auth_file(tmp_path):
-    auth = tmp_path / "users.txt"
-    alice = app.hash_password("a-secret", iterations=1_000)
-    auth.write_text(f"# Quorum users\n\nalice:{alice}\n")
-    check = app.password_checker(app.load_users(auth))
+    users_file = tmp_path / "users.txt"
+    alice = auth.hash_password("a-secret", iterations=1_000)
+    users_file.write_text(f"# Quorum users\n\nalice:{alice}\n")
+    check = auth.password_checker(auth.load_users(users_file))
     assert check("alice", "a-secret")
     assert not check("alice", "wrong")
     assert not check("mallory", "a-secret")
@@ -181,18 +181,18 @@ def test_login_checks_users_from_the_auth_file(tmp_path):
     ],
 )
 def test_a_malformed_auth_file_is_named(tmp_path, content, problem):
-    auth = tmp_path / "users.txt"
-    auth.write_text(content)
+    users_file = tmp_path / "users.txt"
+    users_file.write_text(content)
     with pytest.raises(ConfigError, match=problem):
-        app.load_users(auth)
+        auth.load_users(users_file)
 
 
 def test_hash_password_command_prints_a_line_the_app_accepts(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("a-secret\n"))
     assert main(["hash-password", "alice"]) == 0
-    auth = tmp_path / "users.txt"
-    auth.write_text(capsys.readouterr().out)
-    assert app.password_checker(app.load_users(auth))("alice", "a-secret")
+    users_file = tmp_path / "users.txt"
+    users_file.write_text(capsys.readouterr().out)
+    assert auth.password_checker(auth.load_users(users_file))("alice", "a-secret")
 
 
 def test_serve_binds_to_this_machine_unless_told_otherwise(monkeypatch):

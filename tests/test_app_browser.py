@@ -30,11 +30,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from app import hash_password
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from rag.answer import ABSTAIN
 from tests.conftest import NPG_QUESTION, make_settings
+from web.auth import hash_password
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,7 @@
+"""The web app: login (auth), HTML views (render), shared services, and the Gradio page (ui).
+
+Only ``web.ui`` imports Gradio.
+"""
+
+SERVE_SETTINGS = ("index_dir", "archive_dir", "store", "llm", "host", "port", "auth_file")
+"""The settings ``quorum serve`` and ``python app.py`` take as flags."""

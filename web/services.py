@@ -1,0 +1,181 @@
+"""What one web-app process shares, and the steps its handlers take: the index, the answer
+and briefing engines, uploads, and turning form values into filters. Nothing here imports
+Gradio, so every step can be tested without a browser."""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from core.errors import NotFoundError, UsageError
+from core.settings import Settings
+from index.ingest import Ingestor, IngestReport
+from index.models import AgendaItem, Meeting
+from index.store import IndexStore
+from rag.answer import AnswerEngine
+from rag.briefing.engine import BriefingEngine
+from rag.briefing.models import Briefing
+from rag.models import Answer, Citation, Filters
+from rag.register import RegisterEntry, build_register
+from rag.retrieve import HybridRetriever
+
+
+class Services:
+    """The library objects one app process shares: the index, the answer engines, the ingestor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.retriever = HybridRetriever(settings, IndexStore(settings))
+        self.ingestor = Ingestor(settings, self.retriever.embedder)
+        self._exports = tempfile.TemporaryDirectory(prefix="quorum-exports-")  # gone at exit
+        self._engines: dict[str, AnswerEngine] = {}
+        self._briefers: dict[str, BriefingEngine] = {}
+        self._register: tuple[int, list[RegisterEntry]] = (-1, [])
+
+    @property
+    def uploads(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    def warm_up(self) -> None:
+        """Load the embedder, BM25 and the configured backend's model before the first user."""
+        self.engine(self.settings.llm)
+
+    def engine(self, backend: str) -> AnswerEngine:
+        """One engine per backend, all on one retriever; each warms up once, on first use."""
+        if backend not in self._engines:
+            engine = AnswerEngine(self.settings.with_overrides(llm=backend), self.retriever)
+            engine.warm_up()
+            self._engines[backend] = engine
+        return self._engines[backend]
+
+    def briefer(self, backend: str) -> BriefingEngine:
+        """A briefing engine on the same retriever and the same loaded model as the answers."""
+        if backend not in self._briefers:
+            engine = self.engine(backend)
+            self._briefers[backend] = BriefingEngine(
+                engine.settings, self.retriever, engine.backend
+            )
+        return self._briefers[backend]
+
+    def meetings(self) -> list[Meeting]:
+        return self.retriever.meetings()
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        return self.retriever.meeting(meeting_id)
+
+    def register(self) -> list[RegisterEntry]:
+        """The register, rebuilt only when the index changed since the last build."""
+        generation = self.retriever.store.catalog.generation
+        if self._register[0] != generation:
+            self._register = (generation, build_register(self.meetings()))
+        return self._register[1]
+
+    def export_path(self, name: str) -> Path:
+        """Where to write a download: its own folder, so concurrent exports never overwrite."""
+        return Path(tempfile.mkdtemp(dir=self._exports.name)) / name
+
+    def export(self, name: str, text: str) -> Path:
+        path = self.export_path(name)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def iso_day(value: str | None, field: str) -> str | None:
+    """A date field's value as YYYY-MM-DD, or None when it is empty."""
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise UsageError(f"{field}: {value.strip()!r} is not a date (YYYY-MM-DD)") from None
+
+
+def form_filters(date_from: str | None, date_to: str | None, kinds: list[str] | None) -> Filters:
+    start, end = iso_day(date_from, "From"), iso_day(date_to, "To")
+    notes = [f"dates from the form: {start or '…'} to {end or '…'}"] if start or end else []
+    return Filters(date_from=start, date_to=end, kinds=kinds or [], notes=notes)
+
+
+def stream_answer(engine: AnswerEngine, question: str, filters: Filters) -> Iterator[str | Answer]:
+    """The draft so far each time the model writes more, then the verified Answer.
+
+    The engine runs on a worker thread and hands tokens over a queue, so the page can show
+    the draft while the model writes; backends that write no draft yield only the Answer.
+    """
+    tokens: queue.Queue[str | None] = queue.Queue()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorum-ask") as pool:
+        future = pool.submit(engine.ask, question, filters, tokens.put)
+        future.add_done_callback(lambda _: tokens.put(None))
+        draft = ""
+        for text in token_batches(tokens):
+            draft += text
+            yield draft
+        yield future.result()
+
+
+def token_batches(tokens: queue.Queue[str | None]) -> Iterator[str]:
+    """Deltas joined with whatever else already waits (a fast model does not flood the page),
+    until the end marker None."""
+    while True:
+        parts = [tokens.get()]
+        while parts[-1] is not None and not tokens.empty():
+            parts.append(tokens.get_nowait())
+        text = "".join(part for part in parts if part is not None)
+        if text:
+            yield text
+        if parts[-1] is None:
+            return
+
+
+def cited_item(meetings: list[Meeting], citation: Citation) -> tuple[Meeting, AgendaItem]:
+    """The meeting and agenda item a citation quotes, checked against the current index."""
+    for meeting in meetings:
+        if meeting.source != citation.source or meeting.title != citation.meeting:
+            continue
+        if meeting.text[citation.start : citation.end] != citation.quote:
+            continue
+        for item in meeting.items:
+            if item.start <= citation.start < item.end:
+                return meeting, item
+    raise NotFoundError("these minutes have changed since the answer was given: ask again")
+
+
+def make_briefing(
+    services: Services, backend: str, kind: str, meeting_id: str | None, topic: str, of_kind: str
+) -> Briefing:
+    """The briefing the form asks for: of one meeting, of a topic, or since the last meeting."""
+    targets = {"meeting": meeting_id, "topic": topic, "since": of_kind}
+    if not targets[kind]:
+        raise UsageError(
+            f"choose what to brief on ({'the meeting' if kind == 'meeting' else kind})"
+        )
+    target = services.meeting(meeting_id) if kind == "meeting" else targets[kind]
+    return services.briefer(backend).brief(kind, target)
+
+
+def copy_upload(path: Path, uploads: Path) -> Path:
+    """Copy an uploaded file into the uploads folder under its own name.
+
+    A different file already there under that name keeps it (the new one gets ``-2``, ``-3``…),
+    so an upload can never replace a meeting already indexed; the same bytes reuse the copy.
+    """
+    uploads.mkdir(parents=True, exist_ok=True)
+    data = path.read_bytes()
+    target, n = uploads / path.name, 1
+    while target.exists() and target.read_bytes() != data:
+        n += 1
+        target = uploads / f"{path.stem}-{n}{path.suffix}"
+    target.write_bytes(data)
+    return target
+
+
+def discard_unindexed(report: IngestReport, copies: list[Path]) -> None:
+    """Delete the copies of uploads that did not become meetings (failed or duplicate)."""
+    kept = {r.path for r in report.results if r.status in ("added", "updated", "unchanged")}
+    for copy in copies:
+        if str(copy) not in kept:
+            copy.unlink(missing_ok=True)
