@@ -140,16 +140,5 @@ def is_instruction_like(text: str) -> bool:
     return bool(INSTRUCTION_LIKE.search(text))
 
 
-def facts(sentence: str) -> set[str]:
-    """Numbers, months and proper names in a sentence: each must occur in the cited source."""
-    found = {n.strip(",.") for n in NUMBER.findall(sentence)}
-    words = re.findall(r"[A-Za-z][\w'&-]*", sentence)
-    for index, word in enumerate(words):
-        is_name = index > 0 and word[0].isupper() and word.lower() not in STOPWORDS
-        if word.lower() in MONTH_WORDS or is_name:
-            found.add(word)
-    return found
-
-
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()

@@ -1,10 +1,11 @@
 """Check every answer sentence against the passages it cites; re-cite or drop what fails.
 
-A sentence stands only if (1) each number, month and proper name in it occurs in the cited
-passage (or that meeting's title and attendee list), and (2) it is close in meaning to some
-sentence of that passage — cosine similarity of MiniLM vectors, or most of its content words
-found there. A sentence no cited passage supports is re-cited to a retrieved passage that
-does, or dropped. Citations can only point at retrieved passages.
+A sentence copied word for word from a passage stands on it. Any other sentence stands only on
+a sentence of the passage that is (1) close in meaning — cosine similarity of MiniLM vectors,
+or most of its content words found there — and (2) says the same figures, names and polarity
+(:mod:`rag.claims`: "did not agree" is not "agreed", £4.5m is not £4m). A sentence no cited
+passage supports is re-cited to a retrieved passage that does, or dropped. Citations can only
+point at retrieved passages.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 
 from index.embed import Embedder
 from index.models import Meeting
+from rag.claims import Context, mismatch, opposite_polarity
 from rag.models import Passage
-from rag.text import Sentence, facts, key_terms, normalise, passage_sentences
+from rag.text import Sentence, key_terms, normalise, passage_sentences
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
 MIN_SIMILARITY = 0.62
@@ -61,14 +63,6 @@ def answer_sentences(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     return found
 
 
-def support_text(passage: Passage, meeting: Meeting) -> str:
-    """What may vouch for a sentence's facts: the passage, its header and who attended."""
-    people = " ".join(f"{p.name} {p.initials or ''} {p.role or ''}" for p in meeting.attendees)
-    return normalise(
-        f"{passage.header} {meeting.kind} {meeting.venue or ''} {people} {passage.text}"
-    )
-
-
 class Verifier:
     """Checks answers against passages with the same embedder the index uses."""
 
@@ -84,14 +78,14 @@ class Verifier:
         evidence = [passage_sentences(p) for p in passages]
         orders = [citation_order(cited, len(passages)) for _, cited in sentences]
         found = [
-            verbatim(text, evidence, order)
+            verbatim(text, passages, evidence, order)
             for (text, _), order in zip(sentences, orders, strict=True)
         ]
         unsure = [i for i, hit in enumerate(found) if hit is None]
         if unsure:
-            supports = [support_text(p, meetings[p.meeting_id]) for p in passages]
+            contexts = [Context(meetings[p.meeting_id], p.header) for p in passages]
             texts = [sentences[i][0] for i in unsure]
-            matched = self._by_meaning(texts, [orders[i] for i in unsure], evidence, supports)
+            matched = self._by_meaning(texts, [orders[i] for i in unsure], evidence, contexts)
             for i, hit in zip(unsure, matched, strict=True):
                 found[i] = hit
         return [
@@ -103,9 +97,9 @@ class Verifier:
         texts: list[str],
         orders: list[list[int]],
         evidence: list[list[Sentence]],
-        supports: list[str],
+        contexts: list[Context],
     ) -> list[Evidence | None]:
-        """For sentences not copied verbatim: facts present and meaning close, per passage."""
+        """For sentences not copied verbatim: meaning close and claims alike, per passage."""
         flat = [s.text for group in evidence for s in group]
         vectors = np.array(self.embedder.embed_cached(texts + flat))
         answers, pool = vectors[: len(texts)], vectors[len(texts) :]
@@ -115,7 +109,7 @@ class Verifier:
             hit = None
             for index in order:
                 sims = pool[bounds[index] : bounds[index + 1]] @ vec
-                hit = best_support(text, evidence[index], sims, supports[index], index)
+                hit = best_support(text, evidence[index], sims, contexts[index], index)
                 if hit:
                     break
             found.append(hit)
@@ -128,14 +122,32 @@ def citation_order(cited: tuple[int, ...], count: int) -> list[int]:
     return order + [i for i in range(count) if i not in order]
 
 
-def verbatim(text: str, evidence: list[list[Sentence]], order: list[int]) -> Evidence | None:
-    """A sentence copied word for word from a passage is supported by it: no model needed."""
+def verbatim(
+    text: str, passages: list[Passage], evidence: list[list[Sentence]], order: list[int]
+) -> Evidence | None:
+    """A sentence copied word for word from a passage is supported by it: no model needed.
+    So is a run of consecutive sentences copied together (a lead-in and the list it opens);
+    the quote then spans the run."""
     wanted = normalise(text).rstrip(".")
     for index in order:
-        for sentence in evidence[index]:
-            if normalise(sentence.text).rstrip(".") == wanted:
-                return Evidence(index, sentence, 1.0)
+        group = evidence[index]
+        for first, sentence in enumerate(group):
+            joined = ""
+            for last in range(first, len(group)):
+                joined = f"{joined} {normalise(group[last].text)}".strip()
+                if joined.rstrip(".") == wanted:
+                    return Evidence(index, span(passages[index], sentence, group[last]), 1.0)
+                if not wanted.startswith(joined):
+                    break
     return None
+
+
+def span(passage: Passage, first: Sentence, last: Sentence) -> Sentence:
+    """The passage text from the start of ``first`` to the end of ``last``, as one quote."""
+    if first is last:
+        return first
+    text = passage.text[first.start - passage.start : last.end - passage.start]
+    return Sentence(text, first.start, last.end)
 
 
 def checked(text: str, cited: tuple[int, ...], found: Evidence | None) -> Checked:
@@ -146,16 +158,21 @@ def checked(text: str, cited: tuple[int, ...], found: Evidence | None) -> Checke
 
 
 def best_support(
-    text: str, group: list[Sentence], sims: np.ndarray, support: str, index: int
+    text: str, group: list[Sentence], sims: np.ndarray, context: Context, index: int
 ) -> Evidence | None:
-    """The passage sentence that supports ``text``, if its facts and meaning both check out."""
-    if not group or not all(normalise(f) in support for f in facts(text)):
-        return None
+    """The passage sentence that supports ``text``: close in meaning (cosine, or most of its
+    content words) and saying the same figures and names (:mod:`rag.claims`); the closest such
+    sentence wins. None when any close sentence says the opposite: a sentence near "would not
+    be prudent" that says "would be prudent" is not rescued by a vaguer neighbour."""
     wanted = key_terms(text)
-    best, best_score = None, -1.0
+    close = []
     for sentence, sim in zip(group, sims, strict=True):
         overlap = len(wanted & key_terms(sentence.text)) / len(wanted) if wanted else 0.0
-        score = max(float(sim), overlap * 0.9)
-        if (sim >= MIN_SIMILARITY or overlap >= MIN_OVERLAP) and score > best_score:
-            best, best_score = sentence, score
-    return Evidence(index, best, best_score) if best else None
+        if sim >= MIN_SIMILARITY or overlap >= MIN_OVERLAP:
+            close.append((max(float(sim), overlap * 0.9), sentence))
+    if any(opposite_polarity(text, sentence.text) for _, sentence in close):
+        return None
+    for score, sentence in sorted(close, key=lambda pair: pair[0], reverse=True):
+        if mismatch(text, sentence.text, context) is None:
+            return Evidence(index, sentence, score)
+    return None

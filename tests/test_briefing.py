@@ -21,9 +21,10 @@ from rag.backends.chat import ChatBackend
 from rag.briefing.engine import BriefingEngine, resolve_kind
 from rag.briefing.models import Briefing
 from rag.briefing.render import reference, render_markdown
+from rag.claims import figures, names
 from rag.docx_export import write_docx
 from rag.retrieve import HybridRetriever
-from rag.text import facts, normalise
+from rag.text import normalise
 from tests.conftest import make_settings
 from tests.fakes import FakeLLM
 
@@ -110,7 +111,8 @@ def assert_traced(briefing: Briefing, meetings: dict[str, Meeting]) -> None:
             meeting = meetings[citation.date]
             assert meeting.text[citation.start : citation.end] == citation.quote
             source = support(meeting, citation.item)
-            missing = [f for f in facts(text) if normalise(f) not in source]
+            missing = [n for n in names(text) if normalise(n) not in source]
+            missing += [f"{v:g}" for v in figures(text) - figures(source)]
             assert not missing, (bullet.text, missing)
     used = {int(n) for b in bullets for n in MARKER.findall(b.text)}
     assert used == set(cited), "every reference is used by some bullet"

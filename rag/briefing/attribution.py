@@ -7,33 +7,28 @@ from dataclasses import replace
 
 from index.models import Meeting
 from index.outcomes import ROLE_TITLES
+from rag.claims import names, unmatched_figure
 from rag.models import Passage
-from rag.text import Sentence, facts, passage_sentences
+from rag.text import Sentence, passage_sentences
 from rag.verify import Checked
 
 
 def attributed(sentence: Checked, passage: Passage, meeting: Meeting) -> Checked:
-    """Briefings hold names and numbers closer than answers do: each (and an attendee named
-    as the sentence's first word, which :func:`rag.text.facts` skips) must occur in the quoted
-    sentence or the one before it (which a "He" may refer back to) or the item's header, or
-    name the same attendee as a word there ("PCC" for "JT"). The item as a whole is not
-    enough: a remark would otherwise survive credited to someone else who spoke under it."""
+    """Briefings hold figures and names closer than answers do: each (the first word
+    included) must occur in the quoted sentence or the one before it (which a "He" may refer
+    back to) or the item's header, or name the same attendee as a word there ("PCC" for
+    "JT"). The item as a whole is not enough: a remark would otherwise survive credited to
+    someone else who spoke under it."""
     if sentence.evidence is None:
         return sentence
     context = quote_context(sentence.evidence.quote, passage)
-    names = attendee_names(meeting)
-    wanted = sorted(facts(sentence.text) | leading_attendee(sentence.text, names))
-    missing = [f for f in wanted if not named_in(f, context, names)]
+    groups = attendee_names(meeting)
+    missing = [n for n in names(sentence.text) if not named_in(n, context, groups)]
+    if figure := unmatched_figure(sentence.text, context, meeting):
+        missing.append(figure)
     if not missing:
         return sentence
     return replace(sentence, evidence=None, reason=f"not in the quote: {', '.join(missing)}")
-
-
-def leading_attendee(text: str, names: list[set[str]]) -> set[str]:
-    """The sentence's first word ("TR", "AH's" as "AH") when it names an attendee."""
-    first = re.match(r"\s*([A-Za-z][\w-]*)", text)
-    word = first.group(1) if first else ""
-    return {word} if any(word in group for group in names) else set()
 
 
 def quote_context(quote: Sentence, passage: Passage) -> str:
