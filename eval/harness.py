@@ -1,23 +1,35 @@
 """The evaluation harness: hand-labelled facts in, deterministic ID-based scores out.
 
 Every fact goes through :class:`rag.answer.AnswerEngine` exactly as a user's question does.
-Retrieval is scored against the gold agenda item (meeting date and item heading words), the
-answer against the fact's expected strings, citations against the gold item, abstentions
-against the unanswerable questions. No model judges anything.
+Retrieval is scored against the gold agenda item, the answer against the fact's expected
+strings, citations against the gold item, abstentions against the unanswerable questions. No
+model judges anything, and nothing is credited by accident:
+
+* expected strings are matched in the answer with its ``[n]`` markers taken out, at word
+  boundaries ("AH" is not in "ahead"), and figures as figures ("£1.2m" is "£1,200,000";
+  "20" is not in "2025");
+* the gold item is named by the fact: the meeting (``gold_source`` file name and/or
+  ``gold_date``) and a distinctive part of the item's label (``gold_item_kw``); "Meeting
+  details" is the block before the first item, "*" any item of the meeting (whole-meeting
+  questions only);
+* a citation is good only when it points at the gold item.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import ConfigError
 from rag.answer import AnswerEngine
+from rag.claims import figures
 from rag.models import Answer, Citation, Passage
 
 RETRIEVAL_DEPTH = 5
@@ -26,13 +38,29 @@ DEFAULT_FACTS = EVAL_DIR / "facts.jsonl"
 THRESHOLDS = EVAL_DIR / "thresholds.json"
 
 
+WHOLE_MEETING = "*"
+_MARKERS = re.compile(r"\s*\[\d+\]")
+_FIGURE_ONLY = re.compile(
+    r"[£$€]?\s?\d[\d,.]*\s?(?:k|m|bn|thousand|million|billion|%|per\s?cent)?", re.IGNORECASE
+)
+
+
 class Fact(BaseModel):
+    """One labelled question: what a correct answer must contain, and where it comes from."""
+
     id: str
     question: str
-    all_of: list[list[str]]
-    gold_date: str
-    gold_item_kw: str
+    all_of: list[list[str]] = Field(
+        default_factory=list, description="Groups of alternatives; one of each must be said."
+    )
+    gold_source: str | None = Field(None, description="File name of the gold meeting.")
+    gold_date: str | None = None
+    gold_item_kw: str | None = Field(
+        "", description="Part of the gold item's label; 'Meeting details' or '*' (any item)."
+    )
     answerable: bool
+    category: str = ""
+    split: Literal["dev", "test"] = "dev"
 
 
 def load_facts(path: Path, only: set[str] | None = None) -> list[Fact]:
@@ -60,23 +88,39 @@ def load_facts(path: Path, only: set[str] | None = None) -> list[Fact]:
     return facts
 
 
-def is_gold(fact: Fact, date: str, item_label: str) -> bool:
-    """Whether a passage or citation is the fact's gold item (by date and heading words)."""
-    if date != fact.gold_date:
+def is_gold(fact: Fact, date: str, item_label: str, source: str = "") -> bool:
+    """Whether a passage or citation is the fact's gold item: the gold meeting (by file name
+    when the fact names one, and by date) and an item whose label holds ``gold_item_kw``."""
+    if not fact.answerable:
         return False
-    return not fact.gold_item_kw or fact.gold_item_kw.lower() in item_label.lower()
+    if fact.gold_source and source and PurePosixPath(source).name != fact.gold_source:
+        return False
+    if fact.gold_date and date != fact.gold_date:
+        return False
+    wanted = (fact.gold_item_kw or "").casefold()
+    return wanted == WHOLE_MEETING or (bool(wanted) and wanted in item_label.casefold())
 
 
-def contains_expected(fact: Fact, text: str) -> bool:
-    lowered = text.lower()
-    return any(alt.lower() in lowered for group in fact.all_of for alt in group)
+def says(alternative: str, text: str) -> bool:
+    """Whether ``text`` says ``alternative``: figures compared as figures, words at word
+    boundaries, case and runs of spaces ignored."""
+    if _FIGURE_ONLY.fullmatch(alternative.strip()):
+        wanted = figures(alternative)
+        return bool(wanted) and wanted <= figures(text)
+    words = r"\s+".join(re.escape(w) for w in alternative.split())
+    return re.search(rf"(?<!\w){words}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer's words without its citation markers ("3" is not said by "[3]")."""
+    return _MARKERS.sub("", answer.answer)
 
 
 def is_accurate(fact: Fact, answer: Answer) -> bool:
     if not fact.answerable or answer.abstained:
         return False
-    lowered = answer.answer.lower()
-    return all(any(alt.lower() in lowered for alt in group) for group in fact.all_of)
+    text = answer_text(answer)
+    return all(any(says(alt, text) for alt in group) for group in fact.all_of)
 
 
 @dataclass
@@ -98,11 +142,16 @@ class FactResult:
 
 def score_fact(fact: Fact, answer: Answer, passages: list[Passage]) -> FactResult:
     gold_rank = next(
-        (i for i, p in enumerate(passages, start=1) if is_gold(fact, p.date, p.item_label)), None
+        (
+            i
+            for i, p in enumerate(passages, start=1)
+            if is_gold(fact, p.date, p.item_label, p.source)
+        ),
+        None,
     )
     accurate = is_accurate(fact, answer)
-    cited_gold = any(is_gold(fact, c.date, c.item) for c in answer.citations)
     good = sum(citation_is_good(fact, c) for c in answer.citations)
+    cited_gold = good > 0
     return FactResult(
         fact,
         answer,
@@ -115,9 +164,7 @@ def score_fact(fact: Fact, answer: Answer, passages: list[Passage]) -> FactResul
 
 
 def citation_is_good(fact: Fact, citation: Citation) -> bool:
-    return is_gold(fact, citation.date, citation.item) or (
-        fact.answerable and contains_expected(fact, citation.quote)
-    )
+    return is_gold(fact, citation.date, citation.item, citation.source)
 
 
 def explain(fact: Fact, answer: Answer, accurate: bool, cited_gold: bool, rank: int | None) -> str:
@@ -130,7 +177,8 @@ def explain(fact: Fact, answer: Answer, accurate: bool, cited_gold: bool, rank: 
             else "abstained; gold item not retrieved"
         )
     if not accurate:
-        missing = [g for g in fact.all_of if not any(a.lower() in answer.answer.lower() for a in g)]
+        text = answer_text(answer)
+        missing = [g for g in fact.all_of if not any(says(a, text) for a in g)]
         return f"answer lacks {missing}; gold item rank {rank}"
     return "correct and cites the gold item" if cited_gold else "correct but cites another item"
 
@@ -140,16 +188,22 @@ class EvalReport:
     backend: str
     results: list[FactResult] = field(default_factory=list)
 
-    def metrics(self) -> dict[str, float]:
-        answerable = [r for r in self.results if r.fact.answerable]
-        unanswerable = [r for r in self.results if not r.fact.answerable]
-        abstained = [r for r in self.results if r.answer.abstained]
+    def splits(self) -> list[str]:
+        """The splits present, dev before test."""
+        return sorted({r.fact.split for r in self.results})
+
+    def metrics(self, split: str | None = None) -> dict[str, float]:
+        """Scores over every fact, or over one split's ("dev": tuned on; "test": held out)."""
+        results = [r for r in self.results if split is None or r.fact.split == split]
+        answerable = [r for r in results if r.fact.answerable]
+        unanswerable = [r for r in results if not r.fact.answerable]
+        abstained = [r for r in results if r.answer.abstained]
         ranks = [r.gold_rank for r in answerable]
         citations = sum(len(r.answer.citations) for r in answerable)
         accurate = [r for r in answerable if r.accurate]
-        latencies = sorted(r.answer.timings.get("total", 0.0) for r in self.results)
+        latencies = sorted(r.answer.timings.get("total", 0.0) for r in results)
         return {
-            "facts": len(self.results),
+            "facts": len(results),
             "hit@1": ratio(sum(r == 1 for r in ranks), len(ranks)),
             "hit@5": ratio(sum(r is not None for r in ranks), len(ranks)),
             "mrr": ratio(sum(1 / r for r in ranks if r), len(ranks)),
@@ -217,9 +271,16 @@ def below_thresholds(metrics: dict[str, float], floors: dict[str, float]) -> lis
     return failures
 
 
-def metrics_table(metrics: dict[str, float]) -> str:
-    width = max(len(k) for k in metrics)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in metrics.items())
+def metrics_table(report: EvalReport) -> str:
+    """One column per split and one for all facts, a row per metric."""
+    columns = {split: report.metrics(split) for split in report.splits()}
+    columns["all"] = report.metrics()
+    width = max(len(k) for k in columns["all"])
+    lines = [f"{'metric':<{width}}  " + "  ".join(f"{name:>8}" for name in columns)]
+    for metric in columns["all"]:
+        cells = "  ".join(f"{values[metric]:>8}" for values in columns.values())
+        lines.append(f"{metric:<{width}}  {cells}")
+    return "\n".join(lines)
 
 
 def write_reports(report: EvalReport, directory: Path) -> tuple[Path, Path]:
@@ -230,7 +291,12 @@ def write_reports(report: EvalReport, directory: Path) -> tuple[Path, Path]:
     json_path = directory / f"{stem}.json"
     json_path.write_text(
         json.dumps(
-            {"backend": report.backend, "metrics": report.metrics(), "facts": rows},
+            {
+                "backend": report.backend,
+                "metrics": report.metrics(),
+                "metrics_by_split": {split: report.metrics(split) for split in report.splits()},
+                "facts": rows,
+            },
             indent=2,
             ensure_ascii=False,
         ),
@@ -244,6 +310,7 @@ def write_reports(report: EvalReport, directory: Path) -> tuple[Path, Path]:
 def fact_row(result: FactResult) -> dict:
     return {
         "id": result.fact.id,
+        "split": result.fact.split,
         "question": result.fact.question,
         "answer": result.answer.answer,
         "abstained": result.answer.abstained,

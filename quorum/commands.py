@@ -246,7 +246,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     with tqdm(total=len(facts), unit="fact", file=sys.stderr, leave=False) as bar:
         result = run_eval(AnswerEngine(settings), facts, lambda done, total: bar.update(1))
     metrics = result.metrics()
-    print(f"backend: {result.backend}\n{metrics_table(metrics)}")
+    print(f"backend: {result.backend}\n{metrics_table(result)}")
     md, js = write_reports(result, args.report or settings.data_dir / "eval-reports")
     print(f"reports: {md} {js}")
     failed = [r for r in result.results if not r.passed]
