@@ -15,6 +15,7 @@ from index.embed import Embedder
 from index.models import Meeting
 from rag.backends import get_backend
 from rag.backends.base import Backend, TokenSink
+from rag.backends.extractive import ExtractiveBackend
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
 from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever, Retrieval
@@ -48,6 +49,15 @@ class AnswerEngine:
         return self._backend or get_backend(self.settings.llm, self.settings, self.embedder)
 
     @cached_property
+    def grounding(self) -> ExtractiveBackend:
+        """The minutes' own sentences: what stands when a model's draft cannot be verified, so
+        a model never makes an answer worse than having no model."""
+        return ExtractiveBackend(self.embedder)
+
+    def _can_ground(self, passages: list[Passage]) -> bool:
+        return bool(passages) and not isinstance(self.backend, ExtractiveBackend)
+
+    @cached_property
     def verifier(self) -> Verifier:
         return Verifier(self.embedder)
 
@@ -66,10 +76,17 @@ class AnswerEngine:
         timings["retrieve"] = time.perf_counter() - started
         draft = self._draft(question, retrieval.passages, on_token, timings)
         mark = time.perf_counter()
-        checked = self._verify(draft, retrieval.passages)
+        checked, drafted_by = self._verify(draft, retrieval.passages), self.backend
+        if not any(c.evidence for c in checked) and self._can_ground(retrieval.passages):
+            drafted_by = self.grounding
+            grounded = self.grounding.draft_answer(question, retrieval.passages)
+            checked = self._verify(grounded, retrieval.passages)
         timings["verify"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
-        return build_answer(question, retrieval, checked, self.backend.name, timings, self.meetings)
+        answer = build_answer(
+            question, retrieval, checked, self.backend.name, timings, self.meetings
+        )
+        return answer.model_copy(update={"drafted_by": drafted_by.name})
 
     @property
     def meetings(self) -> dict[str, Meeting]:

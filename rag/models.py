@@ -34,6 +34,11 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     searched: list[SearchedMeeting] = Field(default_factory=list)
     backend: str
+    drafted_by: str = Field(
+        "",
+        description="The backend whose sentences the answer quotes: the one asked, or the "
+        "extractive reading of the minutes when the model's draft could not be verified.",
+    )
     timings: dict[str, float] = Field(default_factory=dict)
 
 

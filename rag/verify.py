@@ -24,6 +24,7 @@ from rag.text import Sentence, key_terms, normalise, passage_sentences
 MARKER = re.compile(r"\s*\[(\d+)\]")
 MIN_SIMILARITY = 0.62
 MIN_OVERLAP = 0.7
+MIN_SHARED_TERMS = 2  # overlap alone vouches only for a sentence that says something
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,9 @@ def best_support(
     wanted = key_terms(text)
     close = []
     for sentence, sim in zip(group, sims, strict=True):
-        overlap = len(wanted & key_terms(sentence.text)) / len(wanted) if wanted else 0.0
-        if sim >= MIN_SIMILARITY or overlap >= MIN_OVERLAP:
+        shared = len(wanted & key_terms(sentence.text))
+        overlap = shared / len(wanted) if wanted else 0.0
+        if sim >= MIN_SIMILARITY or (overlap >= MIN_OVERLAP and shared >= MIN_SHARED_TERMS):
             close.append((max(float(sim), overlap * 0.9), sentence))
     if any(opposite_polarity(text, sentence.text) for _, sentence in close):
         return None

@@ -19,7 +19,16 @@ from rag.retrieve import HybridRetriever
 from tests.conftest import DISMISSAL_QUESTION, NPG_QUESTION, make_settings
 from tests.fakes import FakeLLM
 
-ANSWER_FIELDS = {"question", "answer", "abstained", "citations", "searched", "backend", "timings"}
+ANSWER_FIELDS = {
+    "question",
+    "answer",
+    "abstained",
+    "citations",
+    "searched",
+    "backend",
+    "drafted_by",
+    "timings",
+}
 CITATION_FIELDS = {"n", "meeting", "date", "item", "source", "quote", "start", "end"}
 
 
@@ -143,6 +152,22 @@ def test_a_wrong_citation_number_is_recited_to_the_supporting_passage(sample_ind
     answer = engine_with(sample_index, retriever, FakeLLM(reply=reply)).ask(NPG_QUESTION)
     assert answer.citations[0].item == "7. Neighbourhood Policing Guarantee"
     assert answer.citations[0].quote == "It was agreed to review communications."
+
+
+def test_a_draft_that_only_points_at_the_minutes_gives_way_to_the_minutes_own_words(
+    sample_index, retriever
+):
+    reply = "This can be found in the minutes [1]."
+    answer = engine_with(sample_index, retriever, FakeLLM(reply=reply)).ask(NPG_QUESTION)
+    assert "found in the minutes" not in answer.answer
+    assert not answer.abstained and "prudent" in answer.answer
+    assert (answer.backend, answer.drafted_by) == ("fake", "extractive")
+
+
+def test_a_verified_model_draft_is_the_model_s_own(sample_index, retriever):
+    reply = "It was agreed to review communications [1]."
+    answer = engine_with(sample_index, retriever, FakeLLM(reply=reply)).ask(NPG_QUESTION)
+    assert answer.drafted_by == "fake"
 
 
 def test_invented_answer_abstains(sample_index, retriever):
