@@ -16,6 +16,7 @@ from index.models import Meeting
 from rag.backends import get_backend
 from rag.backends.base import Backend, TokenSink
 from rag.backends.extractive import ExtractiveBackend
+from rag.meeting_answer import MEETING_RECORD, Intent, lead_in, meeting_checks, whole_meeting
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
 from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever, Retrieval
@@ -74,6 +75,10 @@ class AnswerEngine:
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question, filters)
         timings["retrieve"] = time.perf_counter() - started
+        found = whole_meeting(question, retrieval)
+        if found and (answer := self._meeting_answer(question, retrieval, *found)):
+            timings["total"] = time.perf_counter() - started
+            return answer.model_copy(update={"timings": timings})
         draft = self._draft(question, retrieval.passages, on_token, timings)
         mark = time.perf_counter()
         checked, drafted_by = self._verify(draft, retrieval.passages), self.backend
@@ -87,6 +92,19 @@ class AnswerEngine:
             question, retrieval, checked, self.backend.name, timings, self.meetings
         )
         return answer.model_copy(update={"drafted_by": drafted_by.name})
+
+    def _meeting_answer(
+        self, question: str, retrieval: Retrieval, meeting: Meeting, asked: Intent
+    ) -> Answer | None:
+        """A whole-meeting question answered from the typed meeting; None when the meeting
+        records nothing of what was asked (the question then goes the usual way)."""
+        passages, checks = meeting_checks(meeting, asked)
+        if not checks:
+            return None
+        record = Retrieval(question, retrieval.filters, retrieval.scope, passages)
+        answer = build_answer(question, record, checks, self.backend.name, {}, self.meetings)
+        text = f"{lead_in(meeting, asked)} {answer.answer}"
+        return answer.model_copy(update={"answer": text, "drafted_by": MEETING_RECORD})
 
     @property
     def meetings(self) -> dict[str, Meeting]:

@@ -36,8 +36,9 @@ class Answer(BaseModel):
     backend: str
     drafted_by: str = Field(
         "",
-        description="The backend whose sentences the answer quotes: the one asked, or the "
-        "extractive reading of the minutes when the model's draft could not be verified.",
+        description="What drafted the sentences the answer quotes: the backend asked, the "
+        "extractive reading of the minutes when a model's draft could not be verified, or "
+        "'meeting record' for a whole-meeting question answered from the parsed meeting.",
     )
     timings: dict[str, float] = Field(default_factory=dict)
 

@@ -279,3 +279,25 @@ def test_index_survives_a_deleted_archive(tmp_path, archive_copy, embedder):
     shutil.rmtree(archive_copy)
     answer = AnswerEngine(settings, HybridRetriever(settings, embedder=embedder)).ask(NPG_QUESTION)
     assert not answer.abstained
+
+
+@pytest.mark.parametrize(
+    "question, date, wanted",
+    [
+        ("What was discussed at the September 2024 board?", "2024-09-20", "Prevention Spotlight"),
+        ("What did we agree at the latest meeting?", "2025-01-28", "not be prudent"),
+        ("What actions came out of the last 1:1?", "2025-01-28", "develop an action plan"),
+    ],
+)
+def test_whole_meeting_questions_are_answered_from_the_meeting_record(
+    extractive, question, date, wanted
+):
+    answer = extractive.ask(question)
+    assert not answer.abstained and answer.drafted_by == "meeting record"
+    assert wanted in answer.answer
+    assert {c.date for c in answer.citations} == {date}
+
+
+def test_a_topic_question_about_one_meeting_is_not_a_whole_meeting_question(extractive):
+    answer = extractive.ask("What did we agree on the Neighbourhood Policing Guarantee?")
+    assert answer.drafted_by == "extractive"
