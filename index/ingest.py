@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from core.errors import ParseError, QuorumError
+from core.errors import QuorumError
 from core.settings import Settings
 from index.chunk import chunk_meeting
 from index.embed import Embedder
@@ -162,8 +162,6 @@ class Ingestor:
     def _parse(self, source: SourceFile, sha: str) -> Meeting:
         text, warnings = read_source(source.path)
         meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
-        if not meeting.items:
-            raise ParseError(source.path, "no agenda items found; is this a set of minutes?")
         meeting = self._with_unique_id(meeting, str(source.path.resolve()))
         return meeting.model_copy(update={"outcomes": extract_outcomes(meeting)})
 
