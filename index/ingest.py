@@ -36,6 +36,7 @@ class FileResult:
     meeting_id: str | None = None
     chunks: int = 0
     warnings: list[str] = field(default_factory=list)
+    read_as: str = ""  # what the parser found: "12 items, numbered", "fallback: 4 parts"
 
 
 @dataclass
@@ -94,6 +95,14 @@ def collect_sources(
 def _cited_name(path: Path, archive_root: Path, given_root: Path) -> str:
     """The path citations show: relative to the archive root, else to the directory ingested."""
     return source_name(path, archive_root, given_root) or path.name
+
+
+def read_as(meeting: Meeting) -> str:
+    """What was read, for the user: "12 items, numbered", "fallback: 4 parts"."""
+    count = len(meeting.items)
+    if meeting.shape == "fallback: parts":
+        return f"fallback: {count} part{'s' * (count != 1)}"
+    return f"{count} item{'s' * (count != 1)}, {meeting.shape}"
 
 
 class Ingestor:
@@ -157,6 +166,7 @@ class Ingestor:
             meeting_id=meeting.id,
             chunks=len(chunks),
             warnings=meeting.warnings,
+            read_as=read_as(meeting),
         )
 
     def _parse(self, source: SourceFile, sha: str) -> Meeting:

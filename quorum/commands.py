@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from core.errors import NotFoundError, UsageError
@@ -48,6 +49,8 @@ def print_ingest_report(report: IngestReport, settings: Settings) -> None:
     for result in report.results:
         if result.status in ("failed", "skipped", "duplicate"):
             print(f"{result.status}: {result.path}: {result.detail}", file=sys.stderr)
+        elif result.read_as:
+            print(f"{result.status}: {result.path}: {result.read_as}")
         for warning in result.warnings:
             print(f"warning: {result.path}: {warning}", file=sys.stderr)
     print(f"{report.summary()} ({report.chunks_added} chunks embedded) → {settings.index_path}")
@@ -63,6 +66,9 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"meetings: {meetings}")
     print(f"chunks:   {chunks}")
     print(f"sources:  {len(store.catalog.manifest())}")
+    shapes = Counter(meeting.shape for meeting in store.catalog.meetings())
+    for shape, count in sorted(shapes.items()):
+        print(f"  read as {shape}: {count}")
     print(f"bm25:     {'stale (rebuilt on next query)' if stale else 'up to date'}")
     return 0
 
