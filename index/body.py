@@ -12,6 +12,7 @@ words ("Minutes of a Meeting of the") are not part of the name.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from index.lines import FIELD_ROW
 
@@ -29,14 +30,18 @@ _HOST_COUNCIL = re.compile(r"^.*?\bCouncil[ \t]+(?=[A-Z])")
 _SMALL = frozenset("a an and at by for in of on or the to with".split())
 
 
-def organisation(title: str, header: str, text: str) -> str | None:
+def organisation(
+    title: str, header: str, text: str, of_this_kind: Callable[[str], bool]
+) -> str | None:
     """The body named in ``title``, else in the first header line naming one, else the body
-    ``text`` names most often (minutes name their own body more than any other); None if
+    ``text`` names most often (minutes name their own body more than any other) provided it
+    is a body of this meeting's kind (a 1:1's notes may name a board it reports to); None if
     none. Labelled rows ("Venue: Sparkenhoe Committee Room") name places, not bodies."""
     for line in [title, *header.split("\n")]:
         if not FIELD_ROW.match(line) and (name := _name_in(line)):
             return name
-    return _most_named(text)
+    name = _most_named(text)
+    return name if name and of_this_kind(name) else None
 
 
 def _most_named(text: str) -> str | None:

@@ -503,7 +503,7 @@ def parse_text(
         source=source,
         sha256=sha256,
         title=title or kind,
-        body=organisation(title or "", header, body),
+        body=organisation(title or "", header, body, lambda name: _meeting_kind(name) == kind),
         kind=kind,
         shape=shape,
         date=date,

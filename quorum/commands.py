@@ -94,7 +94,15 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
 
 @command("show", "Show one parsed meeting.", arguments=_show_args)
 def show(args: argparse.Namespace, settings: Settings) -> int:
-    meeting = find_meeting(IndexStore(settings), args.meeting)
+    found = find_meetings(IndexStore(settings), args.meeting)
+    if len(found) > 1:
+        print(f"{len(found)} meetings match {args.meeting!r}; show one by its id:")
+        for meeting in found:
+            print(
+                f"  {meeting.id}  {meeting.date or 'undated'}  {meeting.title}  ({meeting.source})"
+            )
+        return 0
+    meeting = found[0]
     if args.json:
         print(meeting.model_dump_json(indent=2))
         return 0
@@ -121,20 +129,26 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def find_meeting(store: IndexStore, key: str):
-    """A meeting by id, by ISO date (when unique) or by source path."""
+def find_meetings(store: IndexStore, key: str) -> list:
+    """The meetings a key names: by id, else by ISO date, else by source path (never empty)."""
     found = store.catalog.meetings()
     for match in (
         [m for m in found if m.id == key],
         [m for m in found if m.date == key],
         [m for m in found if m.source == key or Path(m.source).name == key],
     ):
-        if len(match) == 1:
-            return match[0]
-        if len(match) > 1:
-            ids = ", ".join(m.id for m in match)
-            raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
+        if match:
+            return match
     raise NotFoundError(f"no meeting matches {key!r}; `quorum meetings` lists them")
+
+
+def find_meeting(store: IndexStore, key: str):
+    """The one meeting a key names; several are an error that lists their ids."""
+    match = find_meetings(store, key)
+    if len(match) > 1:
+        ids = ", ".join(m.id for m in match)
+        raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
+    return match[0]
 
 
 def _ask_args(parser: argparse.ArgumentParser) -> None:
