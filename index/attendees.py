@@ -38,7 +38,9 @@ _RANK = (
     r"|Ch/Supt|C/Supt|D/Supt|Supt|C/Insp|Insp|Chief\s+Superintendent|Superintendent"
     r"|Chief\s+Inspector|Inspector|Sergeant)\.?"
 )
-_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’]?[A-Z]?[a-z'’]+)*)?"
+# Each repeat needs a separator or a capital ("McEwan", "Hartland-Lane"): an optional
+# separator and capital made the token match long words in exponentially many ways.
+_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’][A-Z]?[a-z'’]+|[A-Z][a-z'’]+)*)?"
 _PERSON = re.compile(
     rf"^(?:{_HONORIFIC}\s+)*(?:(?P<rank>{_RANK})\s+)?(?:{_HONORIFIC}\s+)*"
     rf"(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,3}})"
