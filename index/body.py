@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from index.layout import ITEM_TABLE_HEADER
 from index.lines import FIELD_ROW
 
 _WORD = r"[A-Z][\w'’.-]*"
@@ -38,6 +39,8 @@ def organisation(
     is a body of this meeting's kind (a 1:1's notes may name a board it reports to); None if
     none. Labelled rows ("Venue: Sparkenhoe Committee Room") name places, not bodies."""
     for line in [title, *header.split("\n")]:
+        if ITEM_TABLE_HEADER.match(line):
+            break  # what follows a council page's "No. Item" line is minutes, not header
         if not FIELD_ROW.match(line) and (name := _name_in(line)):
             return name
     name = _most_named(text)

@@ -23,7 +23,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.lines import FIELD_ROW, MARKING, Line, heading_like, is_furniture, text_lines
+from index.lines import (
+    FIELD_ROW,
+    GENERIC_LINE,
+    MARKING,
+    Line,
+    heading_like,
+    is_furniture,
+    text_lines,
+)
 
 DOCUMENT_LINK = re.compile(
     r"\s*(?:pdf icon PDF [\d.]+ ?[KM]B|Pdf\b.*?\(\d+\s*Kb\)|pdf\s*)\s*$", re.IGNORECASE
@@ -69,11 +77,14 @@ def _capitals(text: str) -> bool:
     return len(letters) >= 4 and letters.isupper()
 
 
-def _heading_shaped(text: str) -> bool:
-    """Short, starts with a capital, no list punctuation, not a label, a person or a field."""
+def _heading_shaped(text: str, linked: bool) -> bool:
+    """Short, starts with a capital, no list punctuation, not a label, a person or a field.
+    A generic word ("Minutes") is a heading only with a document link or label."""
     if not text or not text[0].isupper() or len(text.split()) > _MAX_WORDS:
         return False
-    if text[-1] in ",;:" or _PERSON.search(text) or is_furniture(text) or MARKING.match(text):
+    if text[-1] in ",;:" or _PERSON.search(text) or MARKING.match(text):
+        return False
+    if is_furniture(text) and not (linked and GENERIC_LINE.match(text)):
         return False
     if FIELD_ROW.match(text) or DOCUMENT_LABEL.match(text):
         return False
@@ -120,7 +131,7 @@ def heading_items(text: str, start: int = 0) -> list[Heading]:
             not previous_heading
             and following is not None
             and not FIELD_ROW.match(following[1])
-            and _heading_shaped(content)
+            and _heading_shaped(content, strong_sign)
             and (content[-1] not in _SENTENCE_DONE or _title_case(content) or strong_sign)
             and (strong_sign or _capitals(content) or previous_done)
         )

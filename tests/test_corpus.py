@@ -34,14 +34,12 @@ ITEMS_NOT_YET = {
     "kent_pcp_2012-11-29.txt": "PDF text flattened to one paragraph, mixed-case headings",
     "lancashire_jaec_2016-06-13.txt": "capitals headings interleaved with a numbered list",
     "norfolk_pcp_2019-02-05.txt": "PDF text flattened to one paragraph, mixed-case headings",
-    "thames-valley_pcp_2018-06-22.txt": "a 'Minutes pdf' link split from its heading",
     "thames-valley_pcp_2022-04-08.txt": "a short prose line taken for a heading",
     "west-mercia_governance-board_2023-10-18.txt": "a reference line with no heading line",
     "west-mercia_governance-board_2024-01-25.txt": "headings that are sentences ending in '.'",
     "west-midlands_spcb_2017-12-05.txt": "PDF text flattened, 'Item 1 –' labels mid-line",
     "west-yorkshire_pcp_2013-11-08.txt": "'1.Introductions' with no space after the number",
     "wiltshire_pcp_2018-09-27.txt": "a heading after an unfinished line is missed",
-    "derbyshire_pcp_2024-03-21.txt": "a heading after an agenda description line is missed",
     "essex_jac_2017-09-22.txt": "item 1 heading carries its content inline",
 }
 DATE_NOT_YET = {
