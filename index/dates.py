@@ -17,14 +17,15 @@ _MONTHS["sept"] = 9
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>\d{1,2})\s*(?:st|nd|rd|th)?"
+_DAY = r"(?P<day>\d{1,2})(?:\s*(?:st|nd|rd|th)(?=\s|[A-Z])|(?=\s))"
 _WEEKDAY = r"(?:(?P<weekday>" + "|".join(_WEEKDAYS) + r"),?\s+)?"
 _WRITTEN_DATE = re.compile(
-    rf"\b{_WEEKDAY}(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b",
+    rf"\b{_WEEKDAY}(?:the\s+)?{_DAY}\s*(?:of\s+)?{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b",
     re.IGNORECASE,
 )
 _MONTH_FIRST_DATE = re.compile(
-    rf"\b{_WEEKDAY}{_MONTH}\s+{_DAY},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE
+    rf"\b{_WEEKDAY}{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b",
+    re.IGNORECASE,
 )
 _NUMERIC_DATE = re.compile(r"\b(?P<day>\d{1,2})[/.](?P<month>\d{1,2})[/.](?P<year>\d{4})\b")
 
@@ -42,7 +43,7 @@ class FoundDate:
 _PATTERNS = (_WRITTEN_DATE, _MONTH_FIRST_DATE, _NUMERIC_DATE)
 _OTHER_MEETING = re.compile(
     r"(?:\b(?:previous|last|next|earlier)\s+meeting|\bfrom|\bsince|\buntil|\bapprove|\bconfirm)"
-    r"\b[^\n.;]{0,60}$",
+    r"\b[^\n.;]{0,60}\Z",
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")

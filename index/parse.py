@@ -140,7 +140,7 @@ def _take_bold_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 _NUM = r"\d{1,3}(?:\.\d{1,2}|\(\d{1,2}\))?"
 _NUMBERED_HEADING = re.compile(
-    rf"^[ \t]*(?P<num>{_NUM})(?P<punct>[.)])?[ \t]+(?P<head>[^\W\d_].*)$"
+    rf"^[ \t]*(?P<num>{_NUM})(?:(?P<punct>[.)])[ \t]*|[ \t]+)(?P<head>[^\W\d_].*)$"
 )
 _REFERENCE = r"\d{1,3}(?:\.\d{1,2})?/\d{2}(?:/\d{1,2}/\d{4})?"
 _REFERENCE_PREFIX = r"(?:(?:Ref|Minute|Min)\.?[ \t]+|[A-Z]{2,5}[ \t]*/?[ \t]*)"
@@ -210,8 +210,11 @@ def _inline_references(line: Line) -> list[_Marker]:
     ]
 
 
+_MAX_HEADING_AFTER_NUMBER = 300  # a number alone on its line is sign enough of an item
+
+
 def _heading_after_number(text: str) -> bool:
-    return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= 200
+    return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= _MAX_HEADING_AFTER_NUMBER
 
 
 def _labelled_markers(line: Line) -> list[_Marker]:
@@ -314,8 +317,13 @@ def _bold_heading(text: str, bold: list[tuple[int, int]], start: int, end: int) 
     return ""
 
 
+_AGENDA_REFERENCE = re.compile(r"\s*\((?:agenda\s+)?item\s*[\w.]*\)\s*$", re.IGNORECASE)
+
+
 def _clean_heading(heading: str) -> str:
-    return squash(DOCUMENT_LINK.sub("", heading)).rstrip(" :-–")
+    """Without a document link ("pdf icon PDF 212 KB") or an agenda reference ("(Item 3)")."""
+    heading = _AGENDA_REFERENCE.sub("", DOCUMENT_LINK.sub("", heading))
+    return squash(heading).rstrip(" :-–")
 
 
 # --------------------------------------------------------------------------- sessions, markings

@@ -29,8 +29,6 @@ ITEMS_NOT_YET = {
     "hampshire_jac_2022-02-10.txt": "bulleted headings with an '(ITEM n)' suffix",
     "hampshire_jac_2022-05-12.txt": "unnumbered '(Item n)' headings before numbered minutes",
     "hampshire_pcp_2023-05-12.txt": "'1 Apologies' rows (number, no dot, not capitals)",
-    "humberside_pcp_2021-10-04.txt": "a heading of a full sentence is not taken for a heading",
-    "humberside_pcp_2024-02-07.txt": "a heading of a full sentence is not taken for a heading",
     "kent_pcp_2012-11-29.txt": "PDF text flattened to one paragraph, mixed-case headings",
     "lancashire_jaec_2016-06-13.txt": "capitals headings interleaved with a numbered list",
     "norfolk_pcp_2019-02-05.txt": "PDF text flattened to one paragraph, mixed-case headings",
@@ -46,7 +44,6 @@ DATE_NOT_YET = {
     "kent_pcp_2012-11-29.txt": "date is inside a flattened paragraph read as items",
     "norfolk_pcp_2019-02-05.txt": "date is inside a flattened paragraph read as items",
     "west-midlands_spcb_2017-12-05.txt": "date is inside a flattened paragraph read as items",
-    "west-yorkshire_pcp_2013-11-08.txt": "'8thNovember 2013' has no space after the day",
 }
 
 BODY_NOT_YET = {
