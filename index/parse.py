@@ -181,12 +181,20 @@ class _Span:
 def _markers(text: str) -> list[_Marker]:
     """Every place that could begin an agenda item, in text order."""
     lines = text_lines(text)
+    item_table = _item_table_end(text)
     found: list[_Marker] = []
     for i, line in enumerate(lines):
         if match := _NUMBERED_HEADING.match(line.text):
             head = match["head"].strip()
             plain_number = match["num"].isdigit() and not match["punct"]
-            if head[0].isupper() and heading_like(head) and (not plain_number or head.isupper()):
+            # "1 Apologies" is an item in a council item table; elsewhere a bare number
+            # before mixed case is as likely a figure opening a sentence
+            tabled = bool(item_table) and line.start >= item_table
+            if (
+                head[0].isupper()
+                and heading_like(head)
+                and (not plain_number or head.isupper() or tabled)
+            ):
                 found.append(_Marker(line.start + match.start("num"), match["num"], head, line.end))
         elif match := _NUMBER_ALONE.match(line.text):
             following = next((n for n in lines[i + 1 : i + 4] if n.text.strip()), None)

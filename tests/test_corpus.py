@@ -28,7 +28,7 @@ ITEMS_NOT_YET = {
     "gwent_pcp_2013-02-15.txt": "one item heading is missed",
     "hampshire_jac_2022-02-10.txt": "bulleted headings with an '(ITEM n)' suffix",
     "hampshire_jac_2022-05-12.txt": "unnumbered '(Item n)' headings before numbered minutes",
-    "hampshire_pcp_2023-05-12.txt": "'1 Apologies' rows (number, no dot, not capitals)",
+    "hampshire_pcp_2023-05-12.txt": "a document link after the third heading is read into it",
     "kent_pcp_2012-11-29.txt": "PDF text flattened to one paragraph, mixed-case headings",
     "lancashire_jaec_2016-06-13.txt": "capitals headings interleaved with a numbered list",
     "norfolk_pcp_2019-02-05.txt": "PDF text flattened to one paragraph, mixed-case headings",
