@@ -47,6 +47,10 @@ _PERSON = re.compile(
     r"\s*(?:\((?P<paren>[^()]*)\)?)?$"
 )
 _INITIALS = re.compile(r"\(([A-Z][A-Za-z]{0,3})\)")
+# "John Campion (JC) Chair – Police & Crime Commissioner": the role follows the initials
+_INITIALS_THEN_ROLE = re.compile(
+    r"^(?P<name>[^(),]+\([A-Z][A-Za-z]{0,3}\))\s*[-–—]?\s*(?P<role>\S.*)$"
+)
 ATTENDANCE_LABEL = re.compile(
     r"^(?P<label>members\s+present|present|also\s+present|also\s+in\s+attendance"
     r"|in\s+attendance|attendees|attendance|apologies(?:\s+for\s+absence)?|name)"
@@ -103,6 +107,8 @@ def _person(text: str, *, listed: bool, status: AttendeeStatus) -> Attendee | No
     cells = [cell.strip() for cell in _CELL_BREAK.split(text.strip(" |"))]
     if len(cells) > 1:
         name_part, role = cells[0], " ".join(c for c in cells[1:] if c)
+    elif bracketed := _INITIALS_THEN_ROLE.match(text.strip()):
+        name_part, role = bracketed["name"], bracketed["role"]
     elif ", " in text:
         name_part, role = (part.strip() for part in text.split(",", 1))
     else:

@@ -129,3 +129,16 @@ def test_items_cover_at_least_99_percent_of_the_text_after_the_header(name, meet
     assert len(covered) >= 0.99 * len(words)
     assert all(item.text == meeting.text[item.start : item.end] for item in meeting.items)
     assert all(a.end <= b.start for a, b in zip(meeting.items, meeting.items[1:], strict=False))
+
+
+def test_attendees_written_name_initials_role(meetings):
+    """ "John Campion (JC) Chair – Police & Crime Commissioner" lines under "Attendance" and
+    "Apologies" (read off the West Mercia notes by hand)."""
+    people = {
+        (a.name, a.initials, a.role, a.status)
+        for a in meetings["west-mercia_governance-board_2023-06-21.txt"].attendees
+    }
+    assert ("John Campion", "JC", "Chair – Police & Crime Commissioner", "present") in people
+    assert ("Alex Murray", "AM", "Deputy Chief Constable", "present") in people
+    assert ("Pippa Mills", "PM", "Chief Constable", "apologies") in people
+    assert ("Paul Benfield", "PB", "Treasurer", "apologies") in people
