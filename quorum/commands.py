@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
-from index.ingest import Ingestor, IngestReport
+from index.ingest import Ingestor, IngestReport, read_as
 from index.store import IndexStore
 from quorum.registry import COMMON_SETTINGS, command
 from web import SERVE_SETTINGS
@@ -107,7 +107,12 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
         print(meeting.model_dump_json(indent=2))
         return 0
     print(f"{meeting.title}\n{meeting.kind} — {meeting.date or 'date unknown'}")
-    for label, value in (("time", meeting.time), ("venue", meeting.venue)):
+    for label, value in (
+        ("body", meeting.body),
+        ("time", meeting.time),
+        ("venue", meeting.venue),
+        ("read as", read_as(meeting)),
+    ):
         if value:
             print(f"{label}: {value}")
     if meeting.marking:

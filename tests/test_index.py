@@ -215,3 +215,5 @@ def test_show_a_date_with_two_meetings_lists_both(tmp_path, archive_copy, embedd
     assert show(argparse.Namespace(meeting="2024-09-02", json=False), settings) == 0
     printed = capsys.readouterr().out
     assert all(meeting.id in printed for meeting in on_the_day)
+    assert show(argparse.Namespace(meeting=on_the_day[0].id, json=False), settings) == 0
+    assert f"read as: {len(on_the_day[0].items)} items, numbered" in capsys.readouterr().out
