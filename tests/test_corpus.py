@@ -36,7 +36,7 @@ ITEMS_NOT_YET = {
     "west-mercia_governance-board_2023-10-18.txt": "a reference line with no heading line",
     "west-mercia_governance-board_2024-01-25.txt": "headings that are sentences ending in '.'",
     "west-midlands_spcb_2017-12-05.txt": "PDF text flattened, 'Item 1 –' labels mid-line",
-    "west-yorkshire_pcp_2013-11-08.txt": "'1.Introductions' with no space after the number",
+    "west-yorkshire_pcp_2013-11-08.txt": "item headings that are 20-word sentences are skipped",
     "wiltshire_pcp_2018-09-27.txt": "a heading after an unfinished line is missed",
     "essex_jac_2017-09-22.txt": "item 1 heading carries its content inline",
 }
