@@ -38,13 +38,19 @@ _RANK = (
     r"|Ch/Supt|C/Supt|D/Supt|Supt|C/Insp|Insp|Chief\s+Superintendent|Superintendent"
     r"|Chief\s+Inspector|Inspector|Sergeant)\.?"
 )
-_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’]?[A-Z]?[a-z'’]+)*)?"
+# Each repeat needs a separator or a capital ("McEwan", "Hartland-Lane"): an optional
+# separator and capital made the token match long words in exponentially many ways.
+_NAME_TOKEN = r"[A-Z](?:\.|[a-z'’]+(?:[-'’][A-Z]?[a-z'’]+|[A-Z][a-z'’]+)*)?"
 _PERSON = re.compile(
     rf"^(?:{_HONORIFIC}\s+)*(?:(?P<rank>{_RANK})\s+)?(?:{_HONORIFIC}\s+)*"
     rf"(?P<name>{_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,3}})"
     r"\s*(?:\((?P<paren>[^()]*)\)?)?$"
 )
 _INITIALS = re.compile(r"\(([A-Z][A-Za-z]{0,3})\)")
+# "John Campion (JC) Chair – Police & Crime Commissioner": the role follows the initials
+_INITIALS_THEN_ROLE = re.compile(
+    r"^(?P<name>[^(),]+\([A-Z][A-Za-z]{0,3}\))\s*[-–—]?\s*(?P<role>\S.*)$"
+)
 ATTENDANCE_LABEL = re.compile(
     r"^(?P<label>members\s+present|present|also\s+present|also\s+in\s+attendance"
     r"|in\s+attendance|attendees|attendance|apologies(?:\s+for\s+absence)?|name)"
@@ -101,6 +107,8 @@ def _person(text: str, *, listed: bool, status: AttendeeStatus) -> Attendee | No
     cells = [cell.strip() for cell in _CELL_BREAK.split(text.strip(" |"))]
     if len(cells) > 1:
         name_part, role = cells[0], " ".join(c for c in cells[1:] if c)
+    elif bracketed := _INITIALS_THEN_ROLE.match(text.strip()):
+        name_part, role = bracketed["name"], bracketed["role"]
     elif ", " in text:
         name_part, role = (part.strip() for part in text.split(",", 1))
     else:

@@ -9,12 +9,13 @@ fails is reported with its path and reason and the rest of the batch goes on.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from core.errors import ParseError, QuorumError
+from core.errors import QuorumError
 from core.settings import Settings
 from index.chunk import chunk_meeting
 from index.embed import Embedder
@@ -36,6 +37,7 @@ class FileResult:
     meeting_id: str | None = None
     chunks: int = 0
     warnings: list[str] = field(default_factory=list)
+    read_as: str = ""  # what the parser found: "12 items, numbered", "fallback: 4 parts"
 
 
 @dataclass
@@ -96,6 +98,25 @@ def _cited_name(path: Path, archive_root: Path, given_root: Path) -> str:
     return source_name(path, archive_root, given_root) or path.name
 
 
+SAME_TEXT = 0.9
+
+
+def shared_words(first: str, second: str) -> float:
+    """The share of words two texts have in common, counted with repeats, over the longer
+    text: 1.0 for the same words in any layout (a PDF reflows lines, a DOCX drops tabs)."""
+    a, b = Counter(first.split()), Counter(second.split())
+    common = sum((a & b).values())
+    return common / max(sum(a.values()), sum(b.values()), 1)
+
+
+def read_as(meeting: Meeting) -> str:
+    """What was read, for the user: "12 items, numbered", "fallback: 4 parts"."""
+    count = len(meeting.items)
+    if meeting.shape == "fallback: parts":
+        return f"fallback: {count} part{'s' * (count != 1)}"
+    return f"{count} item{'s' * (count != 1)}, {meeting.shape}"
+
+
 class Ingestor:
     """Parses, chunks, embeds and commits minutes into one index directory."""
 
@@ -144,6 +165,10 @@ class Ingestor:
             return FileResult(str(source.path), "duplicate", f"same content as {twin}")
         try:
             meeting = self._parse(source, sha)
+            if twin := self._same_minutes(meeting, key):
+                return FileResult(
+                    str(source.path), "duplicate", f"the same minutes as {twin} (another format)"
+                )
             chunks = chunk_meeting(meeting, self.embedder.count_tokens, self.embedder.window)
             vectors = self.embedder.embed([c.embed_text for c in chunks])
             replaces = previous["meeting_id"] if previous else None
@@ -157,15 +182,28 @@ class Ingestor:
             meeting_id=meeting.id,
             chunks=len(chunks),
             warnings=meeting.warnings,
+            read_as=read_as(meeting),
         )
 
     def _parse(self, source: SourceFile, sha: str) -> Meeting:
         text, warnings = read_source(source.path)
         meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
-        if not meeting.items:
-            raise ParseError(source.path, "no agenda items found; is this a set of minutes?")
         meeting = self._with_unique_id(meeting, str(source.path.resolve()))
         return meeting.model_copy(update={"outcomes": extract_outcomes(meeting)})
+
+    def _same_minutes(self, meeting: Meeting, key: str) -> str | None:
+        """The path of an indexed file holding these minutes in another format: same date,
+        same body (or kind), at least SAME_TEXT of the same words, and still on disk."""
+        if meeting.date is None:
+            return None
+        for other in self.store.catalog.meetings_on(meeting.date):
+            path = self.store.catalog.manifest_path_of(other.id)
+            if path is None or path == key or not Path(path).exists():
+                continue
+            same_body = (other.body, other.kind) == (meeting.body, meeting.kind)
+            if same_body and shared_words(other.text, meeting.text) >= SAME_TEXT:
+                return path
+        return None
 
     def _with_unique_id(self, meeting: Meeting, key: str) -> Meeting:
         """Two files can share a relative name from different roots; keep their ids apart."""

@@ -58,7 +58,15 @@ class Meeting(BaseModel):
     source: str = Field(description="Path of the source file relative to the archive root.")
     sha256: str
     title: str
+    body: str | None = Field(
+        None, description='The organisation whose meeting it was ("Surrey Police and Crime Panel").'
+    )
     kind: str
+    shape: str = Field(
+        "numbered",
+        description='How the items were found: "numbered", "references", "headings", "table",'
+        ' "fallback: layout" or "fallback: parts".',
+    )
     date: str | None = Field(
         None, description="ISO YYYY-MM-DD, or None when the minutes give none."
     )

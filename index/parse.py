@@ -30,7 +30,16 @@ from pathlib import Path
 
 from core.errors import ParseError
 from index.attendees import ATTENDANCE_LABEL, read_attendees
-from index.dates import FoundDate, find_date
+from index.body import organisation
+from index.dates import FoundDate, find_date, find_meeting_date
+from index.layout import (
+    DOCUMENT_LINK,
+    ITEM_TABLE_HEADER,
+    Heading,
+    first_prose,
+    heading_items,
+    part_items,
+)
 from index.lines import (
     CLOSED_SESSION,
     FIELD_ROW,
@@ -131,16 +140,22 @@ def _take_bold_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 _NUM = r"\d{1,3}(?:\.\d{1,2}|\(\d{1,2}\))?"
 _NUMBERED_HEADING = re.compile(
-    rf"^[ \t]*(?P<num>{_NUM})(?P<punct>[.)])?[ \t]+(?P<head>[^\W\d_].*)$"
+    rf"^[ \t]*(?P<num>{_NUM})(?:(?P<punct>[.)])[ \t]*|[ \t]+)(?P<head>[^\W\d_].*)$"
 )
-_NUMBER_ALONE = re.compile(rf"^[ \t]*(?P<num>{_NUM}|\d{{1,3}}/\d{{2}})\.?[ \t]*$")
+_REFERENCE = r"\d{1,3}(?:\.\d{1,2})?/\d{2}(?:/\d{1,2}/\d{4})?"
+_REFERENCE_PREFIX = r"(?:(?:Ref|Minute|Min)\.?[ \t]+|[A-Z]{2,5}[ \t]*/?[ \t]*)"
+_NUMBER_ALONE = re.compile(rf"^[ \t]*{_REFERENCE_PREFIX}?(?P<num>{_REFERENCE}|{_NUM})\.?[ \t]*$")
+_INLINE_REFERENCE = re.compile(
+    rf"(?<!\S){_REFERENCE_PREFIX}?(?P<num>{_REFERENCE})[ \t]+"
+    r"(?P<head>[A-Z][A-Z/&,'’ -]*[A-Z])(?=[ \t]+[A-Z][a-z]|[ \t]*$)"
+)
+_FLATTENED_LINE = 300
 _ITEM_LABEL = re.compile(rf"\bItem[ \t]+(?P<num>{_NUM})[ \t]*[:\-–]", re.IGNORECASE)
 _MAX_NUMBER_GAP = 5
 _END_LINE = re.compile(
     r"\n[ \t]*[-–—*_ ]*(?:END|(?i:end\s+of\s+(?:the\s+)?(?:meeting|minutes)))[-–—*_. ]*\Z"
 )
 _BULLET = re.compile(r"[-•*·–]\s")
-_MODERNGOV_JUNK = re.compile(r"\s*pdf icon PDF \d+ KB\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -166,25 +181,48 @@ class _Span:
 def _markers(text: str) -> list[_Marker]:
     """Every place that could begin an agenda item, in text order."""
     lines = text_lines(text)
+    item_table = _item_table_end(text)
     found: list[_Marker] = []
     for i, line in enumerate(lines):
         if match := _NUMBERED_HEADING.match(line.text):
             head = match["head"].strip()
             plain_number = match["num"].isdigit() and not match["punct"]
-            if head[0].isupper() and heading_like(head) and (not plain_number or head.isupper()):
+            # "1 Apologies" is an item in a council item table; elsewhere a bare number
+            # before mixed case is as likely a figure opening a sentence
+            tabled = bool(item_table) and line.start >= item_table
+            if (
+                head[0].isupper()
+                and heading_like(head)
+                and (not plain_number or head.isupper() or tabled)
+            ):
                 found.append(_Marker(line.start + match.start("num"), match["num"], head, line.end))
         elif match := _NUMBER_ALONE.match(line.text):
             following = next((n for n in lines[i + 1 : i + 4] if n.text.strip()), None)
             if following and _heading_after_number(following.text):
-                start = line.start + match.start("num")
+                start = line.start + len(line.text) - len(line.text.lstrip())
                 found.append(_Marker(start, match["num"], following.text.strip(), following.end))
         else:
             found.extend(_labelled_markers(line))
-    return found
+            if len(line.text) >= _FLATTENED_LINE:
+                found.extend(_inline_references(line))
+    return sorted(found, key=lambda marker: marker.start)
+
+
+def _inline_references(line: Line) -> list[_Marker]:
+    """Minute references inside a paragraph flattened from a PDF ("PCP 34.12/13 APOLOGIES
+    FOR ABSENCE The Chairman..."): the heading is the run of capitals after the reference."""
+    return [
+        _Marker(line.start + m.start(), m["num"], m["head"].strip(), line.start + m.end())
+        for m in _INLINE_REFERENCE.finditer(line.text)
+        if len(m["head"].split()) >= 1 and len(m["head"]) >= 4
+    ]
+
+
+_MAX_HEADING_AFTER_NUMBER = 300  # a number alone on its line is sign enough of an item
 
 
 def _heading_after_number(text: str) -> bool:
-    return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= 200
+    return bool(re.search(r"[^\W\d_]", text)) and len(text.strip()) <= _MAX_HEADING_AFTER_NUMBER
 
 
 def _labelled_markers(line: Line) -> list[_Marker]:
@@ -287,8 +325,13 @@ def _bold_heading(text: str, bold: list[tuple[int, int]], start: int, end: int) 
     return ""
 
 
+_AGENDA_REFERENCE = re.compile(r"\s*\((?:agenda\s+)?item\s*[\w.]*\)\s*$", re.IGNORECASE)
+
+
 def _clean_heading(heading: str) -> str:
-    return squash(_MODERNGOV_JUNK.sub("", heading)).rstrip(" :-–")
+    """Without a document link ("pdf icon PDF 212 KB") or an agenda reference ("(Item 3)")."""
+    heading = _AGENDA_REFERENCE.sub("", DOCUMENT_LINK.sub("", heading))
+    return squash(heading).rstrip(" :-–")
 
 
 # --------------------------------------------------------------------------- sessions, markings
@@ -367,10 +410,19 @@ _SMALL_WORDS = frozenset("a an and at by for in of on or the to with".split())
 _KINDS = [
     (r"\b1\s*:\s*1\b|\bone[\s-]to[\s-]one\b", "1:1"),
     (r"\bperformance\s+and\s+governance\s+board\b", "Performance and Governance Board"),
-    (r"\bpolice,?\s+(?:fire\s+)?and\s+crime\s+panel\b", "Police and Crime Panel"),
+    (
+        r"\bpolice,?\s+(?:fire\s+)?(?:and|&)\s+crime\s+(?:panel|committee)\b",
+        "Police and Crime Panel",
+    ),
+    (r"\bpolice\s+authority\s+board\b", "Police Authority Board"),
+    (r"\bstrategic\s+policing\s+and\s+crime\s+board\b", "Strategic Policing and Crime Board"),
+    (r"\bgovernance\s+board\b", "Governance Board"),
     (r"\bperformance\s+and\s+accountability\s+board\b", "Performance and Accountability Board"),
     (r"\baccountability\s+board\b", "Accountability Board"),
-    (r"\bjoint\s+(?:independent\s+)?audit\s+committee\b", "Joint Audit Committee"),
+    (
+        r"\bjoint\s+(?:independent\s+)?audit\s+(?:and\s+ethics\s+)?committee\b",
+        "Joint Audit Committee",
+    ),
     (r"\bholding\s+to\s+account\b", "Holding to Account Meeting"),
     (
         r"\bchief\s+officer(?:'?s|s')?\s+(?:management\s+)?(?:board|group)\b",
@@ -448,15 +500,15 @@ def parse_text(
     """The meeting the minutes in ``text`` record. Never guesses a date: none found is None."""
     body, bold = normalise(text)
     notes = list(warnings or [])
-    spans = _item_spans(body, bold)
+    spans, shape = _items_and_shape(body, bold)
     header_end = spans[0].start if spans else len(body)
     header = body[:header_end]
     fields = _fields(header)
-    found = find_date(header)
+    found = find_meeting_date(header, body)
     title = _title(header.split("\n"), fields)
-    kind = _meeting_kind(title or "", header)
-    if not spans:
-        notes.append("no numbered agenda items found")
+    kind = _meeting_kind(title or "", header, body)
+    if shape not in ("numbered", "references"):
+        notes.append(f"no numbered agenda items found; read as {shape} ({len(spans)} items)")
     if found is None:
         notes.append("no meeting date found; the date is left empty")
     if title is None:
@@ -467,7 +519,9 @@ def parse_text(
         source=source,
         sha256=sha256,
         title=title or kind,
+        body=organisation(title or "", header, body, lambda name: _meeting_kind(name) == kind),
         kind=kind,
+        shape=shape,
         date=date,
         time=_meeting_time(header, fields, found),
         venue=_venue(fields),
@@ -477,6 +531,48 @@ def parse_text(
         text=body,
         warnings=notes,
     )
+
+
+def _items_and_shape(text: str, bold: list[tuple[int, int]]) -> tuple[list[_Span], str]:
+    """The agenda items and the shape they were found in, most explicit shape first:
+    numbered items or minute references, then unnumbered headings (a council page's item
+    table, heading lines), then layout, and last "Part n" sections of paragraphs."""
+    numbered = _item_spans(text, bold)
+    anchor = _item_table_end(text)
+    headings = heading_items(text, anchor)
+    if len(numbered) >= 2 or (numbered and len(headings) < 2):
+        references = any("/" in span.number for span in numbered)
+        return numbered, "references" if references else "numbered"
+    if len(headings) >= 2:
+        return _layout_spans(text, headings), _heading_shape(headings, anchor, text)
+    prose = first_prose(text[anchor:])
+    start = anchor + prose if prose is not None else anchor
+    return _layout_spans(text, part_items(text, start)), "fallback: parts"
+
+
+def _item_table_end(text: str) -> int:
+    """End of a "No. Item" table header line, where a council page's items begin; else 0."""
+    match = re.search(ITEM_TABLE_HEADER.pattern, text, re.IGNORECASE | re.MULTILINE)
+    return match.end() if match else 0
+
+
+def _heading_shape(headings: list[Heading], anchor: int, text: str) -> str:
+    if "|" in text[max(0, anchor - 200) : anchor]:
+        return "table"
+    if anchor or any(h.strong for h in headings):
+        return "headings"
+    return "fallback: layout"
+
+
+def _layout_spans(text: str, headings: list[Heading]) -> list[_Span]:
+    """Spans numbered 1, 2, ... in order: the minutes give no numbers of their own."""
+    spans = []
+    for k, found in enumerate(headings):
+        next_start = headings[k + 1].start if k + 1 < len(headings) else len(text)
+        end = _trimmed_end(text, found.start, next_start)
+        heading = _clean_heading(found.heading)
+        spans.append(_Span(str(k + 1), heading, found.start, end, min(found.after, end)))
+    return spans
 
 
 def _agenda_items(text: str, spans: list[_Span]) -> list[AgendaItem]:

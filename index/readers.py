@@ -31,6 +31,7 @@ from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from core.errors import ParseError
+from index.lines import MARKING
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".docx", ".pdf"})
 
@@ -219,12 +220,12 @@ def _read_pdf(path: Path, data: bytes) -> tuple[str, list[str]]:
     try:
         reader = PdfReader(io.BytesIO(data))
         _unlock(path, reader)
-        pages = [_pdf_page_text(page) for page in reader.pages]
+        pages = [_pdf_page_lines(page) for page in reader.pages]
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise ParseError(path, f"not a readable PDF ({exc})") from None
-    if not any(page.strip() for page in pages):
+    if not any(line.strip() for page in pages for line in page):
         raise ParseError(path, "no text layer; OCR is not supported")
-    return "\n\n".join(pages), []
+    return _pdf_text(pages), []
 
 
 def _unlock(path: Path, reader: PdfReader) -> None:
@@ -239,11 +240,77 @@ def _unlock(path: Path, reader: PdfReader) -> None:
         raise ParseError(path, "encrypted PDF; it needs a password to be read")
 
 
-def _pdf_page_text(page: PageObject) -> str:
-    """Layout-mode text, so table columns stay apart; wide gaps become tabs."""
+def _pdf_page_lines(page: PageObject) -> list[str]:
+    """Layout-mode lines, so table columns stay apart; wide gaps become tabs."""
     text = page.extract_text(extraction_mode="layout")
-    lines = (_LAYOUT_GAP.sub("\t", line.strip()) for line in text.splitlines())
-    return "\n".join(lines)
+    return [_LAYOUT_GAP.sub("\t", line.strip()) for line in text.splitlines()]
+
+
+_PAGE_NUMBER = re.compile(r"^[-–\s]*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?[-–\s]*$", re.I)
+_EDGE_LINES = 3
+_FULL_LINE = 0.75
+_NEW_BLOCK = re.compile(r"^(?:[-•*·▪◦–]\s|\(?[0-9ivxa-h]{1,4}[.)]\s|[0-9]+\.?\s*$)")
+
+
+def _pdf_text(pages: list[list[str]]) -> str:
+    """The pages as one text: running headers and footers (a line repeated at the top or
+    bottom of most pages, digits aside) and page numbers taken out, a repeated protective
+    marking kept once at the top, and lines wrapped by the page joined into paragraphs."""
+    running = _running_lines(pages)
+    markings: list[str] = []
+    kept_pages = []
+    for page in pages:
+        kept = []
+        for line in page:
+            if _PAGE_NUMBER.match(line) and line.strip():
+                continue
+            if _digits_aside(line) in running:
+                if MARKING.match(line) and line.strip() not in markings:
+                    markings.append(line.strip())
+                continue
+            kept.append(line)
+        kept_pages.append("\n".join(_paragraphs(kept)))
+    return "\n\n".join([*markings, *kept_pages]).strip()
+
+
+def _digits_aside(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Lines found among the first or last few lines of at least half the pages (two or
+    more): page headers and footers."""
+    if len(pages) < 2:
+        return set()
+    seen: dict[str, int] = {}
+    for page in pages:
+        lines = [line for line in page if line.strip()]
+        edges = {_digits_aside(line) for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]}
+        for key in edges:
+            seen[key] = seen.get(key, 0) + 1
+    return {key for key, count in seen.items() if count >= max(2, len(pages) / 2)}
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """Lines wrapped by the page joined back: a line as wide as the page's text (so the
+    page broke it), without closing punctuation or table cells, runs on into the next line
+    unless that one starts a list entry or a numbered item."""
+    width = max((len(line) for line in lines), default=0)
+    out: list[str] = []
+    wrapped = False
+    for line in lines:
+        if wrapped and line and not _NEW_BLOCK.match(line) and "\t" not in line:
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        last = out[-1]
+        wrapped = (
+            bool(line)
+            and "\t" not in last
+            and len(line) >= _FULL_LINE * width
+            and last[-1] not in ".:;!?"
+        )
+    return out
 
 
 _READERS: dict[str, Callable[[Path, bytes], tuple[str, list[str]]]] = {

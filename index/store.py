@@ -142,6 +142,11 @@ class Catalog:
         rows = self.db.execute("SELECT body FROM meetings ORDER BY date IS NULL, date, title")
         return [Meeting.model_validate_json(r[0]) for r in rows]
 
+    def meetings_on(self, date: str) -> list[Meeting]:
+        """The meetings held on an ISO date."""
+        rows = self.db.execute("SELECT body FROM meetings WHERE date=? ORDER BY id", (date,))
+        return [Meeting.model_validate_json(r[0]) for r in rows]
+
     def meeting(self, meeting_id: str) -> Meeting:
         row = self.db.execute("SELECT body FROM meetings WHERE id=?", (meeting_id,)).fetchone()
         if row is None:

@@ -17,6 +17,8 @@ import re
 
 from pydantic import BaseModel
 
+from index.lines import MARKING
+
 ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "no", "e.g", "i.e", "etc", "cllr"})
 
 _LINE = re.compile(r"^[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
@@ -40,8 +42,10 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     """Sentences and list entries of ``text``; offsets are shifted by ``offset``.
 
     A line that does not end a sentence runs on into a following line that starts in lower
-    case (minutes wrap mid-sentence), past one short unfinished line between them (a
-    protective marking or page header). A bulleted line is an entry of its own, as is every
+    case (minutes wrap mid-sentence), past one short unfinished line between them (a page
+    header). A protective marking line ("Official Sensitive - Operational") is never part of
+    a sentence: it is skipped, and the sentence it interrupts is quoted as its two halves, so
+    no quote carries the marking. A bulleted line is an entry of its own, as is every
     lower-case line after a line ending with ":" ("will require the CC to:" + bare lines).
     Left-hand table cells ("Item 1:<tab>", "Remarks<tab>") hold labels, so a line's text starts
     after its last tab; "#" headings are skipped.
@@ -59,11 +63,15 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, listed) runs of lines: paragraphs, bullets and bare list entries."""
     blocks: list[tuple[int, int, bool]] = []
     in_bare_list = False
+    after_marking = False
     for line in _LINE.finditer(text):
         cells = _LEFT_CELLS.match(text, line.start(1), line.end(1))
         start, end = cells.end() if cells else line.start(1), line.end(1)
         body = text[start:end]
         if not body or body.startswith("#"):
+            continue
+        if MARKING.match(body):
+            after_marking = True
             continue
         bullet = _BULLET.match(body)
         lower = body[0].islower()
@@ -72,11 +80,12 @@ def _blocks(text: str) -> list[tuple[int, int, bool]]:
         elif lower and in_bare_list:
             blocks.append((start, end, True))
             continue
-        elif lower and blocks and _unfinished(text, blocks[-1]):
+        elif lower and blocks and _unfinished(text, blocks[-1]) and not after_marking:
             _run_on(text, blocks, end)
         else:
             blocks.append((start, end, False))
         in_bare_list = not bullet and text[blocks[-1][1] - 1] == ":"
+        after_marking = False
     return blocks
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
-from index.ingest import Ingestor, IngestReport
+from index.ingest import Ingestor, IngestReport, read_as
 from index.store import IndexStore
 from quorum.registry import COMMON_SETTINGS, command
 from web import SERVE_SETTINGS
@@ -48,6 +49,8 @@ def print_ingest_report(report: IngestReport, settings: Settings) -> None:
     for result in report.results:
         if result.status in ("failed", "skipped", "duplicate"):
             print(f"{result.status}: {result.path}: {result.detail}", file=sys.stderr)
+        elif result.read_as:
+            print(f"{result.status}: {result.path}: {result.read_as}")
         for warning in result.warnings:
             print(f"warning: {result.path}: {warning}", file=sys.stderr)
     print(f"{report.summary()} ({report.chunks_added} chunks embedded) → {settings.index_path}")
@@ -63,6 +66,9 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"meetings: {meetings}")
     print(f"chunks:   {chunks}")
     print(f"sources:  {len(store.catalog.manifest())}")
+    shapes = Counter(meeting.shape for meeting in store.catalog.meetings())
+    for shape, count in sorted(shapes.items()):
+        print(f"  read as {shape}: {count}")
     print(f"bm25:     {'stale (rebuilt on next query)' if stale else 'up to date'}")
     return 0
 
@@ -88,12 +94,25 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
 
 @command("show", "Show one parsed meeting.", arguments=_show_args)
 def show(args: argparse.Namespace, settings: Settings) -> int:
-    meeting = find_meeting(IndexStore(settings), args.meeting)
+    found = find_meetings(IndexStore(settings), args.meeting)
+    if len(found) > 1:
+        print(f"{len(found)} meetings match {args.meeting!r}; show one by its id:")
+        for meeting in found:
+            print(
+                f"  {meeting.id}  {meeting.date or 'undated'}  {meeting.title}  ({meeting.source})"
+            )
+        return 0
+    meeting = found[0]
     if args.json:
         print(meeting.model_dump_json(indent=2))
         return 0
     print(f"{meeting.title}\n{meeting.kind} — {meeting.date or 'date unknown'}")
-    for label, value in (("time", meeting.time), ("venue", meeting.venue)):
+    for label, value in (
+        ("body", meeting.body),
+        ("time", meeting.time),
+        ("venue", meeting.venue),
+        ("read as", read_as(meeting)),
+    ):
         if value:
             print(f"{label}: {value}")
     if meeting.marking:
@@ -115,20 +134,26 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def find_meeting(store: IndexStore, key: str):
-    """A meeting by id, by ISO date (when unique) or by source path."""
+def find_meetings(store: IndexStore, key: str) -> list:
+    """The meetings a key names: by id, else by ISO date, else by source path (never empty)."""
     found = store.catalog.meetings()
     for match in (
         [m for m in found if m.id == key],
         [m for m in found if m.date == key],
         [m for m in found if m.source == key or Path(m.source).name == key],
     ):
-        if len(match) == 1:
-            return match[0]
-        if len(match) > 1:
-            ids = ", ".join(m.id for m in match)
-            raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
+        if match:
+            return match
     raise NotFoundError(f"no meeting matches {key!r}; `quorum meetings` lists them")
+
+
+def find_meeting(store: IndexStore, key: str):
+    """The one meeting a key names; several are an error that lists their ids."""
+    match = find_meetings(store, key)
+    if len(match) > 1:
+        ids = ", ".join(m.id for m in match)
+        raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
+    return match[0]
 
 
 def _ask_args(parser: argparse.ArgumentParser) -> None:

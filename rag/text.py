@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from index.chunk import HEADER_ITEM_NUMBER
+from index.lines import MARKING
 from index.text import Span
 from index.text import split_lines as split_text_lines
 from index.text import split_sentences as split_item_text
@@ -86,6 +87,17 @@ def _split(passage: Passage) -> list[Sentence]:
     if passage.item_number == HEADER_ITEM_NUMBER:
         return split_lines(passage.text, passage.start)
     return split_sentences(passage.text, passage.start)
+
+
+def broken_by_marking(passage: Passage, first: Sentence, second: Sentence) -> bool:
+    """Whether two sentences are the halves of one that a protective marking line interrupts
+    ("... Rural Crime Action Team to" / marking / "tackle specific rural crimes ...")."""
+    between = passage.text[first.end - passage.start : second.start - passage.start]
+    return (
+        not first.text.rstrip().endswith((".", "!", "?", ":"))
+        and second.text[:1].islower()
+        and bool(MARKING.fullmatch(between.strip()))
+    )
 
 
 def heading_pattern(passage: Passage) -> re.Pattern[str]:

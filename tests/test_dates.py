@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.dates import find_date
+from index.dates import find_date, find_meeting_date
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,23 @@ def test_no_complete_calendar_date_gives_none(text):
 
 def test_an_impossible_date_is_skipped_for_the_next_real_one():
     assert find_date("31 February 2024, then 1 March 2024").iso == "2024-03-01"
+
+
+@pytest.mark.parametrize(
+    ("header", "text", "iso"),
+    [
+        ("May 12, 2023, 10 a.m.", "", "2023-05-12"),
+        ("8thNovember 2013, Elizabethan Gallery", "", "2013-11-08"),
+        (
+            "Panel (administered by X Council from 1 June 2012)\nTuesday 4 March 2025",
+            "",
+            "2025-03-04",
+        ),
+        ("To approve the minutes of the meeting held on 3 May 2024", "", None),
+        ("Wednesday 21st June, 14:30-17:00", "Ref 01/21/06/2023 ... 24th May 2023", "2023-06-21"),
+        ("Wednesday 21st June, 14:30-17:00", "nothing dated", None),
+    ],
+)
+def test_the_meeting_date_skips_other_meetings_and_completes_a_year_by_weekday(header, text, iso):
+    found = find_meeting_date(header, header + "\n" + text)
+    assert (found.iso if found else None) == iso

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from index.chunk import HEADER_ITEM_NUMBER, chunk_meeting
 from index.ingest import Ingestor
 from index.parse import parse_file
 from index.store import Catalog, IndexStore
+from quorum.commands import show
+from rag.register import build_register
 from tests.conftest import make_settings
+from tests.test_readers import ONE_TO_ONE_JAN, write_docx, write_pdf
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +174,46 @@ def test_vectors_carry_filterable_metadata(sample_index):
     ):
         assert key in meta
     assert meta["source"].endswith(".txt") and "/" not in meta["source"]
+
+
+def test_one_meeting_in_three_formats_is_one_meeting(tmp_path, embedder, capsys):
+    """The txt, docx and pdf of one set of minutes: one meeting, the other two reported as
+    duplicates of the first, and no row of the register repeated."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    txt = archive / "a_minutes.txt"
+    shutil.copy(ONE_TO_ONE_JAN, txt)
+    write_docx(ONE_TO_ONE_JAN, archive / "b_minutes.docx")
+    write_pdf(ONE_TO_ONE_JAN, archive / "c_minutes.pdf")
+    settings = make_settings(tmp_path, archive_dir=archive)
+    report = Ingestor(settings, embedder).ingest([archive])
+    assert [Path(r.path).name for r in report.of("added")] == ["a_minutes.txt"]
+    duplicates = report.of("duplicate")
+    assert [Path(r.path).name for r in duplicates] == ["b_minutes.docx", "c_minutes.pdf"]
+    assert all(str(txt.resolve()) in r.detail for r in duplicates)
+    catalog = IndexStore(settings).catalog
+    assert catalog.counts()[0] == 1
+    entries = build_register(catalog.meetings())
+    rows = [(e.meeting_date, e.kind, e.text) for e in entries]
+    assert rows and len(rows) == len(set(rows))
+    assert len(entries) == len(build_register([parse_file(txt)]))
+
+    again = Ingestor(settings, embedder).ingest([archive])
+    assert len(again.of("duplicate")) == 2 and IndexStore(settings).catalog.counts()[0] == 1
+
+
+def test_show_a_date_with_two_meetings_lists_both(tmp_path, archive_copy, embedder, capsys):
+    settings = make_settings(tmp_path, archive_dir=archive_copy)
+    other = archive_copy / "board_same_day.txt"
+    text = (archive_copy / "000_9a374a5a77b903e1.txt").read_text(encoding="utf-8")
+    other.write_text(
+        text.replace("20<sup>TH</sup> SEPTEMBER", "2<sup>ND</sup> SEPTEMBER"), encoding="utf-8"
+    )
+    Ingestor(settings, embedder).ingest([archive_copy])
+    on_the_day = IndexStore(settings).catalog.meetings_on("2024-09-02")
+    assert len(on_the_day) == 2
+    assert show(argparse.Namespace(meeting="2024-09-02", json=False), settings) == 0
+    printed = capsys.readouterr().out
+    assert all(meeting.id in printed for meeting in on_the_day)
+    assert show(argparse.Namespace(meeting=on_the_day[0].id, json=False), settings) == 0
+    assert f"read as: {len(on_the_day[0].items)} items, numbered" in capsys.readouterr().out

@@ -155,7 +155,12 @@ def test_split_sentences_joins_wrapped_lines_and_splits_bare_lists(by_date):
     jan = by_date["2025-01-28"]
     spans = split_sentences(jan.text)
     assert all(jan.text[s.start : s.end] == s.text for s in spans)
-    wrapped = [s for s in spans if "rural community benefit" in s.text]
-    assert len(wrapped) == 1 and "tackle specific rural crimes" in wrapped[0].text
+    assert not any("Official Sensitive" in s.text for s in spans), "a marking is never quoted"
+    before = [s.text for s in spans if "rural community benefit" in s.text]
+    assert len(before) == 1 and before[0].endswith("Rural Crime Action Team to")
+    after = [s.text for s in spans if s.text.startswith("tackle specific rural crimes")]
+    assert len(after) == 1
+    wrapped = [s.text for s in split_sentences("The Panel agreed to\nreview the plan.")]
+    assert wrapped == ["The Panel agreed to\nreview the plan."]
     listed = [s.text for s in spans if s.listed and "PEEL" in s.text]
     assert listed == ["develop an action plan for addressing the findings in the PEEL report"]

@@ -18,7 +18,7 @@ from index.parse import meeting_id, parse_file, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "data" / "sample_minutes"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "minutes"
+FIXTURES = ROOT / "data" / "corpus"
 
 PGB = "000_9a374a5a77b903e1.txt"
 ONE_TO_ONE_JAN = "002_38b18e688a9d200f.txt"
@@ -205,8 +205,8 @@ FIXTURE_MEETINGS = {
     },
     "northants_accountability_board_2021-08-10.txt": {
         "date": "2021-08-10",
-        "kind": "Meeting",
-        "title": "Meeting",
+        "kind": "Accountability Board",
+        "title": "Accountability Board",
         "first_item": "1. Welcome",
         "items": [
             ("1", "Welcome and introductions"),
@@ -384,13 +384,14 @@ def test_open_session_reopens_and_an_exclusion_heading_closes_what_follows():
     assert [it.session for it in meeting.items] == expected
 
 
-def test_minutes_without_numbered_items_keep_their_text_and_say_so():
+def test_minutes_without_numbered_items_are_read_by_layout_and_say_so():
     raw = (ARCHIVE / ONE_TO_ONE_SEP).read_text(encoding="utf-8")
     text = re.sub(r"^\d\. ", "", raw, flags=re.MULTILINE)
     meeting = parse_text(text, source="unnumbered.txt", sha256="0" * 64)
-    assert meeting.items == []
-    assert "no numbered agenda items found" in meeting.warnings
-    assert "Update on Summer Pressures" in meeting.text
+    assert meeting.shape == "fallback: layout"
+    headings = [item.heading for item in meeting.items]
+    assert headings[-7:] == [heading for _, heading in SAMPLES[ONE_TO_ONE_SEP]["items"][2:]]
+    assert any("read as fallback: layout" in warning for warning in meeting.warnings)
     assert meeting.date == "2024-09-02"
 
 

@@ -9,13 +9,17 @@ import sys
 
 import pytest
 
+from core.settings import SAMPLE_ARCHIVE
 from index.ingest import Ingestor
+from index.parse import parse_file
 from rag.answer import AnswerEngine
 from rag.backends.chat import ChatBackend
+from rag.backends.extractive import passage_units
 from rag.filters import understand
-from rag.models import Answer, Filters
+from rag.models import Answer, Filters, Passage
 from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever
+from rag.text import passage_sentences
 from tests.conftest import DISMISSAL_QUESTION, NPG_QUESTION, make_settings
 from tests.fakes import FakeLLM
 
@@ -301,3 +305,33 @@ def test_whole_meeting_questions_are_answered_from_the_meeting_record(
 def test_a_topic_question_about_one_meeting_is_not_a_whole_meeting_question(extractive):
     answer = extractive.ask("What did we agree on the Neighbourhood Policing Guarantee?")
     assert answer.drafted_by == "extractive"
+
+
+def test_a_protective_marking_is_never_inside_a_quoted_sentence():
+    """Item 7 of the 28 January 2025 1:1 carries "Official Sensitive - Operational" mid-sentence:
+    it stays the item's marking, no sentence holds it, and the broken sentence's two halves
+    answer as one candidate."""
+    meeting = parse_file(SAMPLE_ARCHIVE / "002_38b18e688a9d200f.txt")
+    for item in meeting.items:
+        passage = Passage(
+            meeting_id=meeting.id,
+            title=meeting.title,
+            kind=meeting.kind,
+            date=meeting.date,
+            source=meeting.source,
+            item_number=item.number,
+            item_label=item.label,
+            score=1.0,
+            start=item.start,
+            end=item.end,
+            text=item.text,
+        )
+        sentences = passage_sentences(passage)
+        assert not any("Official Sensitive" in s.text for s in sentences)
+        if item.number == "7":
+            assert item.marking == "Official Sensitive - Operational"
+            units = [unit for unit, _ in passage_units(passage)]
+            broken = [u for u in units if u[0].text.endswith("Rural Crime Action Team to")]
+            assert len(broken) == 1 and broken[0][1].text.startswith("tackle specific")
+            alone = [u for u in units if len(u) == 1 and u[0].text.startswith("tackle")]
+            assert alone == []

@@ -241,3 +241,57 @@ def test_bad_input_raises_parse_error_naming_the_file_and_the_reason(case, tmp_p
     assert str(path) in str(caught.value)
     with pytest.raises(ParseError):
         parse_file(path)
+
+
+class _PagedPdf(FPDF):
+    """A PDF with a running protective marking at the top and a page number at the foot."""
+
+    def header(self) -> None:
+        self.set_font("Helvetica", "B", 9)
+        self.cell(0, 6, "Official Sensitive - Operational", new_x="LMARGIN", new_y="NEXT")
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=9)
+        self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
+
+
+def write_paged_pdf(source: Path, target: Path) -> Path:
+    """The sample's body in wrapped paragraphs over several pages with running furniture."""
+    title, rows, body = sample_parts(source)
+    pdf = _PagedPdf()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(0, 8, latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    for left, right in rows:
+        pdf.cell(55, 6, latin1(left))
+        pdf.cell(0, 6, latin1(right), new_x="LMARGIN", new_y="NEXT")
+    for line in body:
+        level, text = heading_level(line)
+        if not level or "Official Sensitive" not in text:
+            pdf.set_font("Helvetica", "B" if level else "", 11)
+            pdf.multi_cell(0, 6, latin1(text.strip()), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+    pdf.output(str(target))
+    return target
+
+
+def test_pdf_page_furniture_is_out_of_the_items_and_wrapped_lines_are_joined(tmp_path):
+    from index.text import split_sentences
+
+    meeting = parse_file(write_paged_pdf(ONE_TO_ONE_JAN, tmp_path / "paged.pdf"))
+    assert len({page for page in range(1, 9) if f"Page {page} of" in meeting.text}) == 0
+    assert meeting.marking == "Official Sensitive - Operational"
+    assert [(it.number, it.heading) for it in meeting.items] == summary(parse_file(ONE_TO_ONE_JAN))[
+        "items"
+    ]
+    for item in meeting.items:
+        assert "Official Sensitive" not in item.text
+        assert not re.search(r"^Page \d+", item.text, re.MULTILINE)
+    sentences = [s.text for s in split_sentences(meeting.text)]
+    assert "It was agreed to review communications." in sentences
+    npg = meeting.item("7").text
+    assert "The PCC and CC agreed that local policing is important" in re.sub(r"\s+", " ", npg)
+    joined = [s for s in sentences if s.startswith("The PCC and CC agreed")]
+    assert joined and "\n" not in joined[0]

@@ -27,7 +27,7 @@ from index.chunk import HEADER_ITEM_NUMBER
 from index.store import human_date
 from rag.backends.base import TokenSink, bullet_lines, one_line
 from rag.models import Passage
-from rag.text import NUMBER, Sentence, key_terms, passage_sentences
+from rag.text import NUMBER, Sentence, broken_by_marking, key_terms, passage_sentences
 
 if TYPE_CHECKING:
     from index.embed import Embedder
@@ -280,13 +280,21 @@ def other_agreements(question: str, best: Candidate, ranked: list[Candidate]) ->
 
 def passage_units(passage: Passage) -> list[tuple[tuple[Sentence, ...], str]]:
     """(sentences, neighbouring text) for every candidate of a passage: each sentence, and
-    each lead-in together with the list lines after it."""
+    each lead-in together with the list lines after it. A sentence a protective marking line
+    breaks in two is one candidate of its two halves, never either half alone."""
     own_words = meeting_terms(passage)
     sentences = [s for s in passage_sentences(passage) if not key_terms(s.text) <= own_words]
     units = []
+    halves = set()
     for index, sentence in enumerate(sentences):
+        if index in halves:
+            continue
         neighbours = sentences[max(index - 1, 0) : index] + sentences[index + 1 : index + 2]
         context = " ".join(s.text for s in neighbours)
+        if index + 1 < len(sentences) and broken_by_marking(passage, *sentences[index : index + 2]):
+            units.append(((sentence, sentences[index + 1]), context))
+            halves.add(index + 1)
+            continue
         units.append(((sentence,), context))
         listed = list_after(sentences, index)
         if listed:
