@@ -40,7 +40,7 @@ from index.ingest import Ingestor, IngestReport
 from index.parse import parse_file
 from rag.backends.extractive import ExtractiveBackend
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "minutes"
 TARGET_SECONDS_PER_1000 = 120.0
 TARGET_NOOP_SECONDS = 5.0
 
@@ -270,7 +270,9 @@ def parse_throughput(corpus: Path = CORPUS, rounds: int = 5) -> tuple[int, float
 def print_parse_throughput() -> None:
     count, rate, shapes = parse_throughput()
     read = ", ".join(f"{shape} {n}" for shape, n in sorted(shapes.items()))
-    print(f"parse throughput over data/corpus: {count} files, {rate:,.0f} files/s ({read})\n")
+    print(
+        f"parse throughput over data/corpus/minutes: {count} files, {rate:,.0f} files/s ({read})\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

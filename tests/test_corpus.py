@@ -1,4 +1,4 @@
-"""The parser on every file of data/corpus: real minutes of UK police bodies in the shapes
+"""The parser on every file of data/corpus/minutes: real minutes of UK police bodies in the shapes
 real archives have. Expectations come from the hand labels in data/corpus/expected.jsonl."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from index.models import Meeting
 from index.parse import parse_file
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+MINUTES = CORPUS / "minutes"
 LABELS = {
     label["file"]: label
     for label in map(json.loads, (CORPUS / "expected.jsonl").read_text("utf-8").splitlines())
@@ -59,11 +60,11 @@ def expect(condition: dict[str, str], name: str):
 
 @pytest.fixture(scope="module")
 def meetings() -> dict[str, Meeting]:
-    return {name: parse_file(CORPUS / name, archive_root=CORPUS) for name in LABELS}
+    return {name: parse_file(MINUTES / name, archive_root=MINUTES) for name in LABELS}
 
 
 def test_every_corpus_file_is_labelled_and_sourced():
-    files = {path.name for path in CORPUS.glob("*.txt")}
+    files = {path.name for path in MINUTES.iterdir()}
     sources = (CORPUS / "SOURCES.md").read_text("utf-8")
     assert files == set(LABELS)
     assert all(f"| {name} |" in sources for name in files)
@@ -80,7 +81,7 @@ def test_kind(name, meetings):
 
 
 def written_in(name: str, words: str) -> bool:
-    text = re.sub(r"\s+", " ", (CORPUS / name).read_text("utf-8")).lower()
+    text = re.sub(r"\s+", " ", (MINUTES / name).read_text("utf-8")).lower()
     return words.lower() in text
 
 

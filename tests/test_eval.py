@@ -65,7 +65,14 @@ def test_header_and_whole_meeting_gold_items():
     assert is_gold(fact(gold_item_kw="Meeting details"), "2025-01-28", "Meeting details")
     whole = fact(gold_item_kw="*")
     assert is_gold(whole, "2025-01-28", "3. Anything", "x/minutes.txt")
-    assert not is_gold(whole, "2024-09-20", "3. Anything", "x/minutes.txt")
+    assert not is_gold(whole, "2025-01-28", "3. Anything", "x/other.txt")
+
+
+def test_the_gold_file_decides_the_meeting_even_when_its_date_is_unknown():
+    undated = fact(gold_item_kw="Apologies")
+    assert is_gold(undated, "", "1. Apologies", "corpus/minutes.txt")
+    no_file = fact(gold_source=None, gold_item_kw="Apologies")
+    assert not is_gold(no_file, "2024-09-20", "1. Apologies", "corpus/minutes.txt")
 
 
 def test_an_unanswerable_fact_may_have_no_gold_meeting():

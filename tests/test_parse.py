@@ -18,7 +18,7 @@ from index.parse import meeting_id, parse_file, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "data" / "sample_minutes"
-FIXTURES = ROOT / "data" / "corpus"
+FIXTURES = ROOT / "data" / "corpus" / "minutes"
 
 PGB = "000_9a374a5a77b903e1.txt"
 ONE_TO_ONE_JAN = "002_38b18e688a9d200f.txt"
