@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 
 from core.settings import PROJECT_ROOT
 from quorum.cli import main
@@ -64,3 +65,13 @@ def test_identify_takes_basic_passwords_and_bearer_tokens_and_nothing_else():
     assert identify(f"Bearer {token}0", accounts) is None
     assert identify("Basic not-base64!", accounts) is None
     assert identify(None, accounts) is None
+
+
+def test_brief_since_a_date_lists_actions_a_later_meeting_closed(archive_copy, settings, capsys):
+    followup = PROJECT_ROOT / "tests" / "fixtures" / "followup" / "pgb_2024-10-29_test_fixture.txt"
+    shutil.copy(followup, archive_copy)
+    assert main(["ingest", str(archive_copy), "--quiet", *flags(settings)]) == 0
+    capsys.readouterr()
+    assert main(["brief", "since", "2024-10-01", *flags(settings)]) == 0
+    closed = capsys.readouterr().out.split("## Actions closed", 1)[1].split("\n## ", 1)[0]
+    assert "business case" in closed and "[" in closed

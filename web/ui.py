@@ -69,6 +69,7 @@ QUEUE_SIZE = 16
 MAX_UPLOAD = "25mb"
 ANY_STATUS = "any"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_GRACE = 5  # seconds open requests get to finish after SIGTERM or Ctrl-C
 
 CSS = """
 .q-answer { font-size: 1.05rem; line-height: 1.6; }
@@ -467,4 +468,11 @@ def launch(settings: Settings) -> None:
         max_file_size=MAX_UPLOAD,
     )
     print(f"Quorum: http://{settings.host}:{settings.port}/ (API under /api/v1)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # Pages keep a stream open to Gradio's queue: without a bound, stopping would wait for them.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
