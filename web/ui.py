@@ -394,7 +394,9 @@ def watch_tab(services: Services, tab: gr.Tab) -> None:
         "raise a topic are quoted here once, with citations."
     )
     with gr.Row():
-        topic = gr.Textbox(label="Watch a topic", placeholder="e.g. knife crime", scale=3)
+        topic = gr.Textbox(
+            label="Watch a topic", placeholder="e.g. knife crime", scale=3, elem_id="watch-topic"
+        )
         kind = gr.Textbox(label="Only meetings of kind (optional)", scale=2)
         add = gr.Button("Watch", variant="primary", scale=0, elem_id="watch-add")
     with gr.Row():
