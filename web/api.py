@@ -189,9 +189,9 @@ def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> A
 
     @router.post("/ask", response_model=Answer, summary="Answer a question, with citations")
     def ask(request: AskRequest) -> Answer:
-        engine = chosen_engine(services, request.backend)
         filters = request_filters(request)
         with services.exclusive():
+            engine = chosen_engine(services, request.backend)
             *_, answer = stream_answer(engine, request.question, filters)
         return answer
 

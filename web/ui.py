@@ -181,8 +181,8 @@ def ask_tab(services: Services) -> gr.Dropdown:
             raise gr.Error("Type a question first.")
         with shown_to_user():
             filters = form_filters(start, end, kind_list)
-            engine = services.engine(backend_name)
             with services.exclusive():
+                engine = services.engine(backend_name)
                 for update in stream_answer(engine, question_text, filters):
                     if isinstance(update, str):
                         yield draft_html(update), gr.update(visible=False), None, ""
