@@ -266,7 +266,11 @@ def digest_briefing(entries: list[DigestEntry], title: str = "Watch digest") -> 
         heading = f"{entry.topic}: {entry.meeting} — {entry.date or 'date unknown'} — {entry.item}"
         sections.append(Section(heading=heading, bullets=bullets))
     return Briefing(
-        title=title, kind="digest", sections=sections, citations=citations, backend="watch"
+        title=title,
+        kind="digest",
+        sections=sections,
+        citations=citations,
+        backend="none (verbatim quotes)",
     )
 
 
