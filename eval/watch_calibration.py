@@ -1,60 +1,77 @@
-"""Calibrate the topic watch's threshold (:data:`rag.watch.MATCH_THRESHOLD`) on the labelled facts.
+"""Calibrate the topic watch's threshold (:data:`rag.watch.MATCH_THRESHOLD`) on labelled facts.
 
 A watched topic is a short phrase ("knife crime"), so each labelled gold item's heading words
 (a fact's ``gold_item_kw``, e.g. "Neighbourhood Policing Guarantee") stand in for a topic: the
 gold item raises it and the other agenda items of the same meeting do not. An item's score is
 what the watch uses: the best cosine between the topic and one of the item's sentences (the
-heading itself is not a sentence of the item, so the words are not simply found again). Each
-(meeting, heading words) pair counts once; the split follows the first fact that names it (odd
-number: dev, even: held out). The threshold that maximises F1 on dev is printed with precision
-and recall on both splits. The same table for the facts' full questions as topics is printed
-too, for comparison: questions share more words with the minutes and score higher.
+heading is not one of the item's sentences, so the words are not simply found again). Each
+(meeting, heading words) pair counts once. The split is the facts' own ``split`` field when
+they have one, else odd-numbered facts are dev and even-numbered ones held out. The threshold
+with the best F1 on dev is printed with precision and recall on both splits.
 
-    python -m eval.watch_calibration [--archive DIR]
+    python -m eval.watch_calibration [--facts FILE ...] [--archive DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import SAMPLE_ARCHIVE, Settings
-from eval.harness import DEFAULT_FACTS, Fact, is_gold, load_facts
+from eval.harness import DEFAULT_FACTS
 from index.chunk import HEADER_ITEM_NUMBER
 from index.ingest import Ingestor
 from rag.retrieve import HybridRetriever, whole_item
 from rag.watch import sentence_scores
 
 Scored = list[tuple[float, bool]]
+NOT_TOPICS = {"", "*", "meeting details"}  # the header block, or any item: no heading words
 
 
-def scored_items(retriever: HybridRetriever, facts: list[Fact], as_topic) -> Scored:
-    """(best sentence cosine, is the gold item) for every fact and item of its meeting."""
-    meetings = retriever.meetings()
+@dataclass(frozen=True)
+class Topic:
+    """A labelled gold item standing in for a watched topic."""
+
+    words: str
+    date: str
+    source: str
+    dev: bool
+
+
+def labelled_topics(path: Path) -> list[Topic]:
+    """One topic per labelled (meeting, heading words) pair of an answerable fact."""
+    topics: dict[tuple[str, str, str], Topic] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        fact = json.loads(line)
+        words = (fact.get("gold_item_kw") or "").strip()
+        if not fact["answerable"] or not fact.get("gold_date") or words.casefold() in NOT_TOPICS:
+            continue
+        dev = fact["split"] == "dev" if "split" in fact else int(fact["id"][1:]) % 2 == 1
+        key = (fact["gold_date"], fact.get("gold_source") or "", words.casefold())
+        topics.setdefault(key, Topic(words, fact["gold_date"], key[1], dev))
+    return list(topics.values())
+
+
+def scored_items(retriever: HybridRetriever, topics: list[Topic]) -> Scored:
+    """(best sentence cosine, is the gold item) for every topic and item of its meeting."""
     pairs = []
-    for fact in facts:
-        for meeting in (m for m in meetings if m.date == fact.gold_date):
+    for topic in topics:
+        for meeting in retriever.meetings():
+            if meeting.date != topic.date or topic.source not in ("", Path(meeting.source).name):
+                continue
             for item in meeting.items:
                 if item.number == HEADER_ITEM_NUMBER:
                     continue
                 passage = whole_item(meeting, item.number)
-                scores = sentence_scores(retriever, as_topic(fact), passage)
+                scores = sentence_scores(retriever, topic.words, passage)
                 best = scores[0][1] if scores else 0.0
-                pairs.append((best, is_gold(fact, meeting.date or "", passage.item_label)))
+                pairs.append((best, topic.words.casefold() in passage.item_label.casefold()))
     return pairs
-
-
-def one_per_heading(facts: list[Fact]) -> list[Fact]:
-    """The first fact naming each (meeting date, heading words) pair."""
-    seen: dict[tuple[str, str], Fact] = {}
-    for fact in facts:
-        seen.setdefault((fact.gold_date, fact.gold_item_kw.lower()), fact)
-    return list(seen.values())
-
-
-def is_dev(fact: Fact) -> bool:
-    return int(fact.id.lstrip("f")) % 2 == 1
 
 
 def precision_recall(pairs: Scored, threshold: float) -> tuple[float, float, float]:
@@ -74,30 +91,23 @@ def best_threshold(pairs: Scored) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=Path, default=SAMPLE_ARCHIVE)
+    parser.add_argument("--facts", type=Path, action="append", help="facts JSONL (repeatable)")
+    parser.add_argument("--archive", type=Path, action="append", help="minutes to index")
     args = parser.parse_args(argv)
-    facts = [f for f in load_facts(DEFAULT_FACTS) if f.answerable and f.gold_item_kw]
+    topics = [t for path in args.facts or [DEFAULT_FACTS] for t in labelled_topics(path)]
+    archives = args.archive or [SAMPLE_ARCHIVE]
     with tempfile.TemporaryDirectory(prefix="quorum-calibrate-") as root:
         settings = Settings.isolated(
-            data_dir=Path(root), index_dir=Path(root) / "index", archive_dir=args.archive
+            data_dir=Path(root), index_dir=Path(root) / "index", archive_dir=archives[0]
         )
         retriever = HybridRetriever(settings)
-        Ingestor(settings, retriever.embedder).ingest([args.archive])
-        headings = one_per_heading(facts)
-        print("topics: gold items' heading words (what the threshold is chosen on)")
-        report(retriever, headings, lambda fact: fact.gold_item_kw, choose=True)
-        print("\ntopics: the facts' full questions (for comparison)")
-        report(retriever, facts, lambda fact: fact.question, choose=False)
-    return 0
-
-
-def report(retriever: HybridRetriever, facts: list[Fact], as_topic, choose: bool) -> None:
-    dev = scored_items(retriever, [f for f in facts if is_dev(f)], as_topic)
-    held = scored_items(retriever, [f for f in facts if not is_dev(f)], as_topic)
+        Ingestor(settings, retriever.embedder).ingest(archives)
+        dev = scored_items(retriever, [t for t in topics if t.dev])
+        held = scored_items(retriever, [t for t in topics if not t.dev])
     chosen = best_threshold(dev)
     print(
-        f"topics: {sum(map(is_dev, facts))} dev, {sum(not is_dev(f) for f in facts)} held out;"
-        f" items scored: {len(dev)} dev, {len(held)} held out"
+        f"topics: {sum(t.dev for t in topics)} dev, {sum(not t.dev for t in topics)} held out; "
+        f"items scored: {len(dev)} dev, {len(held)} held out"
     )
     print("threshold  dev P / R / F1        held-out P / R / F1")
     for threshold in sorted({0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, chosen}):
@@ -107,6 +117,7 @@ def report(retriever: HybridRetriever, facts: list[Fact], as_topic, choose: bool
             f"{threshold:9.2f}  {' / '.join(f'{v:.2f}' for v in dev_prf):20}  "
             f"{' / '.join(f'{v:.2f}' for v in held_prf)}{mark}"
         )
+    return 0
 
 
 if __name__ == "__main__":
