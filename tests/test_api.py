@@ -201,7 +201,8 @@ def test_a_bad_upload_is_reported_by_name_and_changes_nothing(client: httpx.Clie
     result = client.post("/api/v1/ingest", files={"files": ("empty.txt", b"", "text/plain")})
     assert result.status_code == 200
     [outcome] = result.json()["files"]
-    assert outcome["status"] == "failed" and "empty.txt" in outcome["detail"]
+    assert outcome["status"] == "failed" and outcome["detail"].startswith("empty.txt: ")
+    assert "uploads" not in outcome["detail"]  # the server's own paths stay private
     assert client.get("/api/v1/health").json()["meetings"] == before
 
 

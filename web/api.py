@@ -346,10 +346,12 @@ def saved_upload(upload: UploadFile, folder: Path) -> Path:
 
 
 def file_outcome(result, names: dict[str, str]) -> FileOutcome:
+    """One file's result, named as the caller named it (not by the server's copy of it)."""
+    name = names.get(result.path, Path(result.path).name)
     return FileOutcome(
-        file=names.get(result.path, Path(result.path).name),
+        file=name,
         status=result.status,
-        detail=result.detail,
+        detail=result.detail.replace(result.path, name),
         meeting_id=result.meeting_id,
         chunks=result.chunks,
         warnings=result.warnings,
