@@ -42,7 +42,24 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.close()
     print_ingest_report(report, settings)
+    report_watched(settings, report)
     return 1 if report.failed else 0
+
+
+def report_watched(settings: Settings, report: IngestReport) -> None:
+    """Record what the new meetings raise on watched topics (models load only if some are)."""
+    from rag.watch import Watchlist, new_meeting_ids, record_new_meetings
+
+    watchlist = Watchlist(settings.index_path)
+    new = new_meeting_ids(report.results)
+    if not new or not watchlist.topics():
+        return
+    from rag.retrieve import HybridRetriever
+
+    entries = record_new_meetings(watchlist, HybridRetriever(settings), new)
+    for entry in entries:
+        print(f"watch: {entry.topic!r} raised at {entry.meeting} ({entry.date}), {entry.item}")
+    print(f"watch: {len(entries)} new digest entr{'y' if len(entries) == 1 else 'ies'}")
 
 
 def print_ingest_report(report: IngestReport, settings: Settings) -> None:
@@ -321,20 +338,31 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _hash_password_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("user", help="the login name")
+    parser.add_argument(
+        "--token",
+        action="store_true",
+        help="make a bearer token for the API instead (printed once, on stderr)",
+    )
 
 
 @command(
     "hash-password",
-    "Print a USER:HASH line for `serve --auth FILE` (asks for the password).",
+    "Print a USER:HASH line for `serve --auth FILE` (asks for the password), or a token line.",
     arguments=_hash_password_args,
 )
 def hash_password(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
     from web.auth import hash_password as make_hash
+    from web.auth import new_token
 
     if ":" in args.user or not args.user.strip():
         raise UsageError("the user name must be non-empty and contain no ':'")
+    if args.token:
+        token, stored = new_token()
+        print(f"bearer token for {args.user} (shown once): {token}", file=sys.stderr)
+        print(f"{args.user}:{stored}")
+        return 0
     if sys.stdin.isatty():
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
@@ -380,7 +408,9 @@ def register(args: argparse.Namespace, settings: Settings) -> int:
 def _brief_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["meeting", "topic", "since"], help="what to brief on")
     parser.add_argument(
-        "target", help="meeting: id, date or source; topic: the topic; since: a meeting kind"
+        "target",
+        help="meeting: id, date or source; topic: the topic; since: a date (YYYY-MM-DD) or a "
+        "meeting kind",
     )
     parser.add_argument("--format", choices=["md", "docx"], default="md")
     parser.add_argument("-o", "--output", type=Path, help="write here (required for docx)")
@@ -388,7 +418,7 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
 
 @command(
     "brief",
-    "Write a cited briefing on a meeting, a topic, or since a kind's last meeting.",
+    "Write a cited briefing on a meeting, a topic, or since a date or a kind's last meeting.",
     arguments=_brief_args,
     settings=("llm",),
 )
@@ -446,3 +476,77 @@ def show_settings(args: argparse.Namespace, settings: Settings) -> int:
     for (variable, flag, _, description), name in zip(describe_settings(), values, strict=True):
         print(f"{variable:24} {flag:10} {values[name]!s:40.40}  {description}")
     return 0
+
+
+def _watch_args(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="watch a topic")
+    add.add_argument("topic", help="the words to watch for, in quotes")
+    add.add_argument("--kind", help="only meetings of this kind")
+    actions.add_parser("list", help="the watched topics")
+    remove = actions.add_parser("remove", help="stop watching a topic")
+    remove.add_argument("topic", help="the topic's id or its exact words")
+    digest = actions.add_parser("digest", help="items of ingested meetings on watched topics")
+    digest.add_argument("--since", help="entries found on or after this date (YYYY-MM-DD)")
+    digest.add_argument("--format", choices=["md", "docx", "json"], default="md")
+    digest.add_argument("-o", "--output", type=Path, help="write here (required for docx)")
+
+
+@command(
+    "watch",
+    "Watch topics: each ingest quotes the new meetings' items that raise them, once.",
+    arguments=_watch_args,
+)
+def watch(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.watch import Watchlist
+
+    watchlist = Watchlist(settings.index_path)
+    if args.action == "add":
+        topic = watchlist.add(args.topic, args.kind)
+        print(f"watching {topic.topic!r}{f' at {topic.kind}' if topic.kind else ''} [{topic.id}]")
+    elif args.action == "remove":
+        topic = watchlist.remove(args.topic)
+        print(f"stopped watching {topic.topic!r} [{topic.id}]")
+    elif args.action == "list":
+        for topic in watchlist.topics():
+            print(f"{topic.id}  {topic.topic}{f'  (kind: {topic.kind})' if topic.kind else ''}")
+    else:
+        return print_digest(watchlist, args)
+    return 0
+
+
+def print_digest(watchlist, args: argparse.Namespace) -> int:
+    import json
+
+    from rag.briefing.render import render_markdown
+    from rag.watch import digest_briefing
+
+    if args.format == "docx" and not args.output:
+        raise UsageError("--format docx needs -o FILE")
+    entries = watchlist.entries(parse_day(args.since, "--since"))
+    if args.format == "json":
+        text = json.dumps([e.model_dump(mode="json") for e in entries], indent=1) + "\n"
+    elif args.format == "md":
+        text = render_markdown(digest_briefing(entries))
+    else:
+        from rag.docx_export import write_docx
+
+        write_docx(digest_briefing(entries), args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
+    if args.output:
+        write_text(args.output, text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def parse_day(value: str | None, flag: str) -> str | None:
+    from datetime import date
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None

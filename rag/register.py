@@ -27,7 +27,7 @@ import textwrap
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import QuorumError
 from index.models import Meeting, Outcome
@@ -73,12 +73,16 @@ class RegisterEntry(BaseModel):
     due: str | None
     status: Status
     closed_by: str | None = None
+    closed_on: str | None = Field(
+        None, description="Date of the meeting whose minutes report on it (closed_by)."
+    )
 
 
 class _Report(BaseModel):
     """A sentence with a status cue, where it stands, and its content words for matching."""
 
     where: str
+    date: str | None
     text: str
     words: set[str]
     status: Status
@@ -164,6 +168,7 @@ def _entries(
                 due=outcome.due,
                 status=_status(outcome, report),
                 closed_by=report.closed_by if report else None,
+                closed_on=report.date if report else None,
             )
         )
     return entries
@@ -193,6 +198,7 @@ def _reports(meeting: Meeting, outcomes: list[Outcome]) -> list[_Report]:
     return [
         _Report(
             where=f"{meeting.kind} {meeting.date}, item {item.number}",
+            date=meeting.date,
             text=span.text,
             words=_content_words(span.text),
             status="carried forward" if CARRIED_CUES.search(span.text) else "done",

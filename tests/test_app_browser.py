@@ -33,6 +33,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from rag.answer import ABSTAIN
+from rag.watch import Watchlist
 from tests.conftest import NPG_QUESTION, make_settings
 from web.auth import hash_password
 
@@ -314,3 +315,44 @@ def screenshot(driver: WebDriver, name: str) -> None:
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
     )
     (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_a_topic_watched_in_the_app_is_quoted_after_an_upload_that_raises_it(
+    page: WebDriver, app_settings: Settings
+):
+    """Last in this file: it adds a meeting to the shared index."""
+    open_tab(page, "Watch")
+    topic = until(page, lambda d: d.find_element(By.CSS_SELECTOR, "#watch-topic textarea"))
+    topic.send_keys("knife crime")
+    page.find_element(By.ID, "watch-add").click()
+    until(
+        page,
+        lambda d: (
+            not d.find_element(By.CSS_SELECTOR, "#watch-topic textarea").get_attribute("value")
+        ),
+    )
+    assert [t.topic for t in Watchlist(app_settings.index_path).topics()] == ["knife crime"]
+
+    open_tab(page, "Upload")
+    minutes = PROJECT_ROOT / "data" / "corpus" / "essex_pfcp_2017-06-01.txt"
+    page.find_element(By.CSS_SELECTOR, "#upload-files input[type=file]").send_keys(str(minutes))
+    until(page, lambda d: "essex_pfcp" in d.find_element(By.ID, "upload-files").text)
+    page.find_element(By.ID, "upload-button").click()
+    report = until(
+        page,
+        lambda d: (
+            "New on watched topics" in d.find_element(By.ID, "upload-report").text
+            and d.find_element(By.ID, "upload-report").text
+        ),
+    )
+    screenshot(page, "08-upload-raises-a-watched-topic")
+    assert "knife crime: " in report and "2017-06-01" in report and "[1]" in report
+
+    open_tab(page, "Watch")
+    digest = (
+        until(page, lambda d: "knife crime" in d.find_element(By.ID, "watch-digest").text and d)
+        .find_element(By.ID, "watch-digest")
+        .text
+    )
+    screenshot(page, "09-watch-digest")
+    assert "Watch digest" in digest and "knife" in digest.split("knife crime:", 1)[1]

@@ -133,11 +133,12 @@ def test_later_board_reporting_the_business_case_received_closes_that_action(
     assert business_case.status == "done"
     assert followup_board.kind == "Performance and Governance Board"
     assert business_case.closed_by.startswith(f"{followup_board.kind} 2024-10-29, item 2: ")
+    assert business_case.closed_on == "2024-10-29"
     evidence = business_case.closed_by.split(", item 2: ", 1)[1]
     assert evidence.endswith("has now been received.") and evidence in followup_board.text
     others = [e for e in prevention if e is not business_case]
     assert len(others) == 3
-    assert [(e.status, e.closed_by) for e in others] == [("open", None)] * 3
+    assert [(e.status, e.closed_by, e.closed_on) for e in others] == [("open", None, None)] * 3
 
 
 def test_fixture_board_records_its_own_entries_in_date_order(samples, followup_board):

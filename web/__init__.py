@@ -1,4 +1,5 @@
-"""The web app: login (auth), HTML views (render), shared services, and the Gradio page (ui).
+"""The web app: login (auth), HTML views (render), shared services, the JSON API (api), and
+the Gradio page (ui).
 
 Only ``web.ui`` imports Gradio.
 """

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
-from index.ingest import Ingestor, IngestReport
+from index.ingest import Ingestor, IngestReport, Progress
 from index.models import AgendaItem, Meeting
 from index.store import IndexStore
 from rag.answer import AnswerEngine
@@ -22,15 +24,23 @@ from rag.briefing.models import Briefing
 from rag.models import Answer, Citation, Filters
 from rag.register import RegisterEntry, build_register
 from rag.retrieve import HybridRetriever
+from rag.watch import DigestEntry, Watchlist, new_meeting_ids, record_new_meetings
 
 
 class Services:
-    """The library objects one app process shares: the index, the answer engines, the ingestor."""
+    """The library objects one app process shares: the index, the answer engines, the ingestor.
+
+    ``exclusive()`` is the one-job-at-a-time guarantee: answering, briefing and ingesting take
+    it, whether the page (Gradio's queue) or the JSON API asked, so one model on two cores
+    never runs two jobs at once.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.retriever = HybridRetriever(settings, IndexStore(settings))
         self.ingestor = Ingestor(settings, self.retriever.embedder)
+        self.watchlist = Watchlist(settings.index_path)
+        self._engine_lock = threading.Lock()
         self._exports = tempfile.TemporaryDirectory(prefix="quorum-exports-")  # gone at exit
         self._engines: dict[str, AnswerEngine] = {}
         self._briefers: dict[str, BriefingEngine] = {}
@@ -60,6 +70,24 @@ class Services:
                 engine.settings, self.retriever, engine.backend
             )
         return self._briefers[backend]
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the engine: one generation, briefing or ingest at a time in this process."""
+        with self._engine_lock:
+            yield
+
+    def ingest(
+        self, paths: list[Path], progress: Progress | None = None
+    ) -> tuple[IngestReport, list[DigestEntry]]:
+        """Index files (one job at a time), then record what the new meetings raise on
+        watched topics."""
+        with self.exclusive():
+            report = self.ingestor.ingest(paths, progress=progress)
+            entries = record_new_meetings(
+                self.watchlist, self.retriever, new_meeting_ids(report.results)
+            )
+        return report, entries
 
     def meetings(self) -> list[Meeting]:
         return self.retriever.meetings()

@@ -27,7 +27,9 @@ from rag.docx_export import write_docx
 from rag.filters import in_scope
 from rag.models import Answer
 from rag.register import STATUSES, filter_register, render_register
-from web.auth import load_users, password_checker
+from rag.watch import digest_briefing
+from web.api import build_api
+from web.auth import load_accounts, password_checker
 from web.render import (
     MEETING_COLUMNS,
     REGISTER_COLUMNS,
@@ -67,6 +69,7 @@ QUEUE_SIZE = 16
 MAX_UPLOAD = "25mb"
 ANY_STATUS = "any"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_GRACE = 5  # seconds open requests get to finish after SIGTERM or Ctrl-C
 
 CSS = """
 .q-answer { font-size: 1.05rem; line-height: 1.6; }
@@ -112,6 +115,8 @@ def build_app(services: Services) -> gr.Blocks:
             register_tab(services, register)
         with gr.Tab("Upload", id="upload"):
             upload_button = upload_tab(services)
+        with gr.Tab("Watch", id="watch") as watch:
+            watch_tab(services, watch)
         archive_views = [
             summary,
             ask_kinds,
@@ -176,14 +181,17 @@ def ask_tab(services: Services) -> gr.Dropdown:
             raise gr.Error("Type a question first.")
         with shown_to_user():
             filters = form_filters(start, end, kind_list)
-            engine = services.engine(backend_name)
-            for update in stream_answer(engine, question_text, filters):
-                if isinstance(update, str):
-                    yield draft_html(update), gr.update(visible=False), None, ""
-                else:
-                    choices = [(reference(c), c.n) for c in update.citations]
-                    sources_update = gr.update(choices=choices, value=None, visible=bool(choices))
-                    yield answer_html(update), sources_update, update, ""
+            with services.exclusive():
+                engine = services.engine(backend_name)
+                for update in stream_answer(engine, question_text, filters):
+                    if isinstance(update, str):
+                        yield draft_html(update), gr.update(visible=False), None, ""
+                    else:
+                        choices = [(reference(c), c.n) for c in update.citations]
+                        sources_update = gr.update(
+                            choices=choices, value=None, visible=bool(choices)
+                        )
+                        yield answer_html(update), sources_update, update, ""
 
     def open_citation(n: int | None, answer: Answer | None) -> str:
         if n is None or answer is None:
@@ -285,7 +293,7 @@ def briefings_tab(services: Services) -> tuple[gr.Dropdown, gr.Dropdown]:
         return tuple(gr.update(visible=chosen == name) for name in ("meeting", "topic", "since"))
 
     def written(backend_name: str, chosen: str, meeting_id, topic_text: str, kind_name) -> tuple:
-        with shown_to_user():
+        with shown_to_user(), services.exclusive():
             briefing = make_briefing(
                 services, backend_name, chosen, meeting_id, topic_text, kind_name
             )
@@ -366,21 +374,76 @@ def upload_tab(services: Services) -> gr.events.Dependency:
 
         progress(0, desc="Reading and indexing…")
         with shown_to_user():
-            report = services.ingestor.ingest(copies, progress=step)
+            report, digest = services.ingest(copies, progress=step)
         discard_unindexed(report, copies)
         for failed in report.failed:
             gr.Warning(esc(file_outcome(failed)))
-        return ingest_report_html(report)
+        shown = ingest_report_html(report)
+        if digest:
+            shown += briefing_html(digest_briefing(digest, "New on watched topics"))
+        return shown
 
     return add.click(
         added, files, report_view, concurrency_id=ENGINE_QUEUE, api_visibility="private"
     )
 
 
+def watch_tab(services: Services, tab: gr.Tab) -> None:
+    gr.Markdown(
+        "Topics the office follows. After every upload or ingest, the new meetings' items that "
+        "raise a topic are quoted here once, with citations."
+    )
+    with gr.Row():
+        topic = gr.Textbox(
+            label="Watch a topic", placeholder="e.g. knife crime", scale=3, elem_id="watch-topic"
+        )
+        kind = gr.Textbox(label="Only meetings of kind (optional)", scale=2)
+        add = gr.Button("Watch", variant="primary", scale=0, elem_id="watch-add")
+    with gr.Row():
+        watched = gr.Dropdown(label="Watched topics", choices=[], scale=3, elem_id="watch-topics")
+        remove = gr.Button("Stop watching", scale=0)
+    since = gr.DateTime(label="Digest since", include_time=False, type="string")
+    digest_view = gr.HTML(elem_id="watch-digest", padding=True)
+    download = gr.DownloadButton("Download .docx", interactive=False, elem_id="watch-docx")
+
+    def shown(start) -> tuple:
+        with shown_to_user():
+            topics = services.watchlist.topics()
+            entries = services.watchlist.entries(iso_day(start, "Digest since"))
+        briefing = digest_briefing(entries)
+        word = write_docx(briefing, services.export_path("quorum-watch-digest.docx"))
+        choices = [(t.topic + (f" ({t.kind})" if t.kind else ""), t.id) for t in topics]
+        return (
+            gr.update(choices=choices, value=None),
+            briefing_html(briefing),
+            gr.update(value=word, interactive=True),
+        )
+
+    def added(words: str, kind_name: str, start) -> tuple:
+        with shown_to_user():
+            services.watchlist.add(words, kind_name.strip() or None)
+        return "", *shown(start)
+
+    def removed(key: str | None, start) -> tuple:
+        if key:
+            with shown_to_user():
+                services.watchlist.remove(key)
+        return shown(start)
+
+    views = [watched, digest_view, download]
+    gr.on([tab.select, since.change], shown, since, views, api_visibility="private")
+    add.click(added, [topic, kind, since], [topic, *views], api_visibility="private")
+    remove.click(removed, [watched, since], views, api_visibility="private")
+
+
 def launch(settings: Settings) -> None:
-    """Warm the models, then serve the app on ``settings.host:settings.port`` until
-    interrupted; with ``settings.auth_file``, only its users may sign in."""
-    check = password_checker(load_users(settings.auth_file)) if settings.auth_file else None
+    """Warm the models, then serve the app and the JSON API (:mod:`web.api`, under /api/v1)
+    on ``settings.host:settings.port`` until interrupted; with ``settings.auth_file``, only
+    its users may sign in to either."""
+    import uvicorn
+
+    accounts = load_accounts(settings.auth_file) if settings.auth_file else None
+    check = password_checker(accounts.passwords) if accounts else None
     if check is None and settings.host not in LOOPBACK:
         print(
             f"quorum: warning: serving {settings.host} without --auth: anyone who can reach it can "
@@ -389,8 +452,11 @@ def launch(settings: Settings) -> None:
         )
     services = Services(settings)
     services.warm_up()
-    demo = build_app(services)
-    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE).launch(
+    demo = build_app(services).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    app = gr.mount_gradio_app(
+        build_api(services, accounts),
+        demo,
+        path="/",
         server_name=settings.host,
         server_port=settings.port,
         auth=check,
@@ -402,4 +468,13 @@ def launch(settings: Settings) -> None:
         pwa=False,
         footer_links=["settings"],
         max_file_size=MAX_UPLOAD,
+    )
+    print(f"Quorum: http://{settings.host}:{settings.port}/ (API under /api/v1)", flush=True)
+    # Pages keep a stream open to Gradio's queue: without a bound, stopping would wait for them.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )

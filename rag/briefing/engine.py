@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
@@ -32,8 +33,9 @@ from rag.briefing.models import Briefing, BriefingKind, Bullet, Section
 from rag.models import Citation, Passage
 from rag.register import RegisterEntry, build_register, owner_label
 from rag.retrieve import HybridRetriever, whole_item
-from rag.text import key_terms
-from rag.verify import Checked
+from rag.text import Sentence, key_terms
+from rag.verify import Checked, Evidence
+from rag.watch import Watchlist, meetings_matching, topic_matches
 
 MEETING_ITEM_BULLETS = 3  # per item of the meeting briefed
 LATEST_ITEM_BULLETS = 2  # per item of the last meeting of a kind (since-last briefing)
@@ -130,12 +132,13 @@ class BriefingEngine:
 
     def brief(self, kind: str, target: Meeting | str) -> Briefing:
         """A briefing of ``kind``: "meeting" (target: the Meeting), "topic" (target: the topic's
-        words) or "since" (target: a kind of meeting)."""
+        words) or "since" (target: a date, YYYY-MM-DD, or a kind of meeting)."""
         if kind == "meeting":
             return self.meeting_briefing(target)
         if kind == "topic":
             return self.topic_briefing(target)
-        return self.since_briefing(target)
+        day = iso_date(target)
+        return self.since_date_briefing(day) if day else self.since_briefing(target)
 
     def meeting_briefing(self, meeting: Meeting) -> Briefing:
         """Up to three bullets per agenda item, then the meeting's decisions and actions."""
@@ -223,6 +226,54 @@ class BriefingEngine:
             entries,
             self.answers.backend.name,
         )
+
+    def since_date_briefing(self, day: str) -> Briefing:
+        """What changed since ``day``: decisions recorded, actions opened and actions reported
+        done at meetings held on or after it, and the items of those meetings on watched topics;
+        every bullet cited to the minutes."""
+        run = self._start()
+        entries = [e for e in self._register(run)]
+        after = [e for e in entries if (e.meeting_date or "") >= day]
+        closed = [e for e in entries if e.status == "done" and (e.closed_on or "") >= day]
+        sections = [
+            self._register_section(
+                "New decisions", [e for e in after if e.kind == "decision"], run
+            ),
+            self._register_section("Actions opened", [e for e in after if e.kind == "action"], run),
+            self._register_section(
+                "Actions closed", [e for e in closed if e.kind == "action"], run
+            ),
+            *self._watched_sections(meetings_matching(self.retriever.meetings(), day), run),
+        ]
+        return run.briefing(
+            f"What changed since {day}",
+            "since",
+            sections,
+            [e for e in after if is_open_action(e)],
+            self.answers.backend.name,
+        )
+
+    def _watched_sections(self, meeting_ids: list[str], run: _Run) -> list[Section]:
+        """One section per watched topic: the matching sentences of these meetings, quoted."""
+        sections = []
+        meetings = self.answers.meetings
+        for topic in Watchlist(self.settings.index_path).topics():
+            with run.timed("watch"):
+                found = topic_matches(self.retriever, topic, meeting_ids) if meeting_ids else []
+            bullets = []
+            for entry in found:
+                passage = item_passage(meetings[entry.meeting_id], entry.item)
+                for quote in entry.quotes:
+                    sentence = Checked(
+                        quote.quote, (1,), Evidence(1, quote_sentence(quote), entry.score), ""
+                    )
+                    bullets.append(
+                        Bullet(text=run.cited(sentence, passage), note=f"watched: {topic.topic}")
+                    )
+            sections.append(
+                Section(heading=f"On the watched topic “{topic.topic}”", bullets=bullets)
+            )
+        return sections
 
     def _start(self) -> _Run:
         """A new run, with the embedder (and the model, if any) loaded and timed as "load"."""
@@ -367,6 +418,18 @@ def entry_note(entry: RegisterEntry) -> str:
     if entry.closed_by:
         parts.append(f"see {one_line(entry.closed_by)}")
     return " · ".join(parts)
+
+
+def iso_date(text: str) -> str | None:
+    """``text`` as an ISO date if it is one (YYYY-MM-DD), else None."""
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        return None
+
+
+def quote_sentence(citation: Citation) -> Sentence:
+    return Sentence(citation.quote, citation.start, citation.end)
 
 
 def meeting_heading(meeting: Meeting) -> str:

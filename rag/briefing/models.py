@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from rag.models import Citation
 from rag.register import RegisterEntry
 
-BriefingKind = Literal["meeting", "topic", "since"]
+BriefingKind = Literal["meeting", "topic", "since", "digest"]
 
 
 class Bullet(BaseModel):

@@ -1,0 +1,77 @@
+"""Topic watch through the CLI on real minutes: a digest entry when a new meeting raises a
+watched topic, none when the same file is ingested again; `brief since DATE`; API login."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+from core.settings import PROJECT_ROOT
+from quorum.cli import main
+from web.auth import Accounts, hash_password, identify, new_token
+
+KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "essex_pfcp_2017-06-01.txt"
+
+
+def flags(settings) -> list[str]:
+    return ["--index", str(settings.index_path)]
+
+
+def test_ingest_records_a_watched_topic_once(settings, sample_dir, capsys, monkeypatch):
+    monkeypatch.setenv("QUORUM_DATA_DIR", str(settings.data_dir))
+    assert main(["ingest", str(sample_dir), "--quiet", *flags(settings)]) == 0
+    assert main(["watch", *flags(settings), "add", "knife crime"]) == 0
+    assert main(["watch", *flags(settings), "list"]) == 0
+    assert "knife crime" in capsys.readouterr().out
+    assert main(["ingest", str(KNIFE_MINUTES), "--quiet", *flags(settings)]) == 0
+    assert "watch: 1 new digest entry" in capsys.readouterr().out
+    assert main(["ingest", str(KNIFE_MINUTES), "--quiet", *flags(settings)]) == 0
+    assert "watch:" not in capsys.readouterr().out
+    assert main(["watch", *flags(settings), "digest", "--format", "json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["topic"] == "knife crime" and entry["date"] == "2017-06-01"
+    assert entry["quotes"] and all("knife" in q["quote"] for q in entry["quotes"][:1])
+    assert main(["watch", *flags(settings), "digest"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("# Watch digest") and "[1]" in markdown
+    assert (
+        main(["watch", *flags(settings), "digest", "--since", "2999-01-01", "--format", "json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_brief_since_a_date_lists_new_decisions_and_opened_actions(sample_index, capsys):
+    assert main(["brief", "since", "2025-01-01", *flags(sample_index)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# What changed since 2025-01-01")
+    assert "## New decisions" in shown and "## Actions opened" in shown
+    assert "prudent" in shown and "2024-09-20" not in shown.split("## References")[1]
+
+
+def test_identify_takes_basic_passwords_and_bearer_tokens_and_nothing_else():
+    token, stored = new_token()
+    accounts = Accounts({"alice": hash_password("pw", 1000)}, {stored.split("$")[1]: "robot"})
+
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    assert identify(basic("alice", "pw"), accounts) == "alice"
+    assert identify(basic("alice", "pw"), accounts) == "alice"  # remembered, still right
+    assert identify(basic("alice", "nope"), accounts) is None
+    assert identify(basic("bob", "pw"), accounts) is None
+    assert identify(f"Bearer {token}", accounts) == "robot"
+    assert identify(f"Bearer {token}0", accounts) is None
+    assert identify("Basic not-base64!", accounts) is None
+    assert identify(None, accounts) is None
+
+
+def test_brief_since_a_date_lists_actions_a_later_meeting_closed(archive_copy, settings, capsys):
+    followup = PROJECT_ROOT / "tests" / "fixtures" / "followup" / "pgb_2024-10-29_test_fixture.txt"
+    shutil.copy(followup, archive_copy)
+    assert main(["ingest", str(archive_copy), "--quiet", *flags(settings)]) == 0
+    capsys.readouterr()
+    assert main(["brief", "since", "2024-10-01", *flags(settings)]) == 0
+    closed = capsys.readouterr().out.split("## Actions closed", 1)[1].split("\n## ", 1)[0]
+    assert "business case" in closed and "[" in closed
