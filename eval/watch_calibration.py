@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import SAMPLE_ARCHIVE, Settings
-from eval.harness import DEFAULT_FACTS
+from core.settings import Settings
+from eval.harness import DEFAULT_FACTS, EVAL_ARCHIVES
 from index.chunk import HEADER_ITEM_NUMBER
 from index.ingest import Ingestor
 from rag.retrieve import HybridRetriever, whole_item
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facts", type=Path, action="append", help="facts JSONL (repeatable)")
     parser.add_argument("--archive", type=Path, action="append", help="minutes to index")
     args = parser.parse_args(argv)
-    topics = [t for path in args.facts or [DEFAULT_FACTS] for t in labelled_topics(path)]
-    archives = args.archive or [SAMPLE_ARCHIVE]
+    topics = [t for path in args.facts or DEFAULT_FACTS for t in labelled_topics(path)]
+    archives = args.archive or list(EVAL_ARCHIVES)
     with tempfile.TemporaryDirectory(prefix="quorum-calibrate-") as root:
         settings = Settings.isolated(
             data_dir=Path(root), index_dir=Path(root) / "index", archive_dir=archives[0]
