@@ -26,15 +26,26 @@ from rag.retrieve import Retrieval, whole_item
 from rag.text import Sentence, key_terms
 from rag.verify import Checked, Evidence
 
-Intent = Literal["discussed", "agreed", "actions"]
+Intent = Literal[
+    "venue", "time", "chair", "apologies", "attendance", "discussed", "agreed", "actions"
+]
 MEETING_RECORD = "meeting record"  # what drafted an answer built from the typed meeting
 
 INTENTS: list[tuple[Intent, re.Pattern[str]]] = [
+    ("venue", re.compile(r"\bwhere\b|\bvenue\b|\blocation\b", re.IGNORECASE)),
+    ("time", re.compile(r"\bwhat time\b|\bwhen did\b.*\b(?:start|begin|run)\b", re.I)),
+    ("chair", re.compile(r"\bchair(?:ed|man|woman|person)?\b", re.IGNORECASE)),
+    ("apologies", re.compile(r"\bapolog|\babsent\b", re.IGNORECASE)),
+    ("attendance", re.compile(r"\bwho\b.*\b(?:attend\w*|present)\b", re.IGNORECASE)),
     ("actions", re.compile(r"\bactions?\b", re.IGNORECASE)),
     ("agreed", re.compile(r"\b(?:agree|agreed|decide|decided|decisions?|resolved?)\b", re.I)),
     ("discussed", re.compile(r"\b(?:discuss(?:ed)?|covered|considered|happened)\b", re.I)),
 ]
+HEADER_FACTS = ("venue", "time", "chair", "apologies", "attendance")
 ASKING_WORDS = key_terms(
+    "where venue location held take took place time start started begin run ran chair chaired "
+    "chairman chairwoman chairperson apologies apology sent send absent who attend attended "
+    "attendance attending present "
     "what which discussed discuss covered considered happened agree agreed decide decided "
     "decision decisions resolve resolved action actions came come arose out latest last most "
     "recent previous we us our"
@@ -59,7 +70,10 @@ def whole_meeting(question: str, retrieval: Retrieval) -> tuple[Meeting, Intent]
 
 def meeting_checks(meeting: Meeting, asked: Intent) -> tuple[list[Passage], list[Checked]]:
     """Passages (one per item quoted) and verified sentences for what was asked: headings and
-    decisions for "discussed", decisions and actions for "agreed", actions for "actions"."""
+    decisions for "discussed", decisions and actions for "agreed", actions for "actions", and
+    the header line that states a venue, time, chair, attendee or apology."""
+    if asked in HEADER_FACTS:
+        return header_checks(meeting, asked)
     passages = {item.number: whole_item(meeting, item.number) for item in meeting.items}
     order = list(passages)
     checks: list[Checked] = []
@@ -91,5 +105,65 @@ def outcome_check(outcome: Outcome, order: list[str]) -> Checked:
 def lead_in(meeting: Meeting, asked: Intent) -> str:
     """The uncited sentence that names the meeting the cited sentences come from."""
     when = human_date(meeting.date) or "an undated meeting"
-    what = {"discussed": "discussed", "agreed": "recorded", "actions": "recorded these actions"}
+    what = {
+        "discussed": "discussed",
+        "agreed": "recorded",
+        "actions": "recorded these actions",
+        "venue": "was held at",
+        "time": "met at",
+        "chair": "was chaired by",
+        "apologies": "recorded apologies from",
+        "attendance": "was attended by",
+    }
     return f"The {meeting.title} of {when} {what[asked]}:"
+
+
+def header_checks(meeting: Meeting, asked: Intent) -> tuple[list[Passage], list[Checked]]:
+    """The lines that state the parsed venue, time, chair, attendees or apologies, each cited
+    to the block it sits in (the header before the first item, or the item); lines that
+    overlap are quoted once, as their widest span."""
+    numbers = [HEADER_ITEM_NUMBER, *(item.number for item in meeting.items)]
+    passages = [whole_item(meeting, number) for number in numbers]
+    quotes: list[Sentence] = []
+    for needle in stated(meeting, asked):
+        if quote := line_of(meeting.text, needle):
+            kept = [q for q in quotes if q.end <= quote.start or q.start >= quote.end]
+            wider = [
+                q for q in quotes if q not in kept and q.end - q.start > quote.end - quote.start
+            ]
+            quotes = [*kept, *(wider or [quote])]
+    checks = []
+    for quote in sorted(quotes, key=lambda q: q.start):
+        index = next(i for i, p in enumerate(passages) if p.start <= quote.start < p.end)
+        text = " ".join(quote.text.split())
+        checks.append(Checked(text, (), Evidence(index, quote, 1.0), f"the {asked}"))
+    return passages, checks
+
+
+def stated(meeting: Meeting, asked: Intent) -> list[str]:
+    """What the parsed meeting records for a header fact, as written in the minutes."""
+    people = meeting.attendees
+    if asked == "venue":
+        return [meeting.venue] if meeting.venue else []
+    if asked == "time":
+        return [meeting.time] if meeting.time else []
+    if asked == "chair":
+        return [p.name for p in people if re.search(r"\bchair", p.role or "", re.IGNORECASE)]
+    if asked == "apologies":
+        return [p.name for p in people if p.status == "apologies"]
+    return [p.name for p in people if p.status != "apologies"]
+
+
+def line_of(text: str, needle: str) -> Sentence | None:
+    """The lines of ``text`` where ``needle`` first occurs after the title line (which names
+    the meeting, not who attended), however the minutes wrap it, as one quote."""
+    words = r"\s+".join(re.escape(word) for word in needle.split())
+    title_end = text.find("\n") + 1
+    found = re.compile(words).search(text, title_end) or re.compile(words).search(text)
+    if found is None:
+        return None
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", found.end())
+    end = len(text) if end < 0 else end
+    line = text[start:end].rstrip()
+    return Sentence(line, start, start + len(line))

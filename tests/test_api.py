@@ -35,7 +35,7 @@ from web.auth import hash_password, new_token
 
 USER, PASSWORD = "alice", "a-secret"
 WAIT = 180
-KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "essex_pfcp_2017-06-01.txt"
+KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "minutes" / "essex_pfcp_2017-06-01.txt"
 README = PROJECT_ROOT / "README.md"
 
 

@@ -334,7 +334,7 @@ def test_a_topic_watched_in_the_app_is_quoted_after_an_upload_that_raises_it(
     assert [t.topic for t in Watchlist(app_settings.index_path).topics()] == ["knife crime"]
 
     open_tab(page, "Upload")
-    minutes = PROJECT_ROOT / "data" / "corpus" / "essex_pfcp_2017-06-01.txt"
+    minutes = PROJECT_ROOT / "data" / "corpus" / "minutes" / "essex_pfcp_2017-06-01.txt"
     page.find_element(By.CSS_SELECTOR, "#upload-files input[type=file]").send_keys(str(minutes))
     until(page, lambda d: "essex_pfcp" in d.find_element(By.ID, "upload-files").text)
     page.find_element(By.ID, "upload-button").click()

@@ -335,3 +335,24 @@ def test_a_protective_marking_is_never_inside_a_quoted_sentence():
             assert len(broken) == 1 and broken[0][1].text.startswith("tackle specific")
             alone = [u for u in units if len(u) == 1 and u[0].text.startswith("tackle")]
             assert alone == []
+
+
+@pytest.mark.parametrize(
+    "question, wanted, item",
+    [
+        ("Where was the 28 January 2025 1:1 held?", "PCC Office, HQ", "Meeting details"),
+        ("What time did the 28 January 2025 1:1 run?", "1100 - 1200", "Meeting details"),
+        (
+            "Who sent apologies to the Performance and Governance Board on 20 September 2024?",
+            "John Murphy",
+            "1. Welcome & PCC Remarks",
+        ),
+    ],
+)
+def test_header_facts_come_from_the_parsed_meeting_cited_to_their_lines(
+    extractive, question, wanted, item
+):
+    answer = extractive.ask(question)
+    assert answer.drafted_by == "meeting record" and wanted in answer.answer
+    assert [c.item for c in answer.citations] == [item]
+    assert wanted.split()[-1] in answer.citations[0].quote

@@ -11,7 +11,7 @@ from core.settings import PROJECT_ROOT
 from quorum.cli import main
 from web.auth import Accounts, hash_password, identify, new_token
 
-KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "essex_pfcp_2017-06-01.txt"
+KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "minutes" / "essex_pfcp_2017-06-01.txt"
 
 
 def flags(settings) -> list[str]:
