@@ -21,7 +21,7 @@ from index.embed import Embedder
 from index.models import Meeting
 from index.outcomes import extract_outcomes
 from index.parse import parse_text
-from index.readers import SUPPORTED_SUFFIXES, read_source, source_name
+from index.readers import SUPPORTED_SUFFIXES, ReadLimits, read_source, source_name
 from index.store import IndexStore
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed", "skipped"]
@@ -116,6 +116,7 @@ class Ingestor:
         """Bring the index in line with ``paths``; see the module docstring for the rules."""
         files, problems = collect_sources(paths, self.settings.archive_dir)
         report = IngestReport(problems)
+        self.store.check_writable()
         with self.store.write_lock():
             self.store.reconcile()
             manifest = self.store.catalog.manifest()
@@ -160,12 +161,19 @@ class Ingestor:
         )
 
     def _parse(self, source: SourceFile, sha: str) -> Meeting:
-        text, warnings = read_source(source.path)
-        meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
+        text, warnings = read_source(source.path, ReadLimits.of(self.settings))
+        try:
+            meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
+            outcomes = extract_outcomes(meeting)
+        except (Exception, RecursionError) as exc:  # one odd file must not stop the batch
+            detail = " ".join(str(exc).split())[:200]
+            raise ParseError(
+                source.path, f"cannot be parsed as minutes ({type(exc).__name__}: {detail})"
+            ) from None
         if not meeting.items:
             raise ParseError(source.path, "no agenda items found; is this a set of minutes?")
         meeting = self._with_unique_id(meeting, str(source.path.resolve()))
-        return meeting.model_copy(update={"outcomes": extract_outcomes(meeting)})
+        return meeting.model_copy(update={"outcomes": outcomes})
 
     def _with_unique_id(self, meeting: Meeting, key: str) -> Meeting:
         """Two files can share a relative name from different roots; keep their ids apart."""

@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from core.errors import QuorumError
+from index.markings import item_marking
 from index.models import Meeting, Outcome
 from index.outcomes import extract_outcomes, item_sentences
 from rag.text import key_terms, stem
@@ -73,6 +74,7 @@ class RegisterEntry(BaseModel):
     due: str | None
     status: Status
     closed_by: str | None = None
+    marking: str | None = None
 
 
 class _Report(BaseModel):
@@ -164,6 +166,7 @@ def _entries(
                 due=outcome.due,
                 status=_status(outcome, report),
                 closed_by=report.closed_by if report else None,
+                marking=item_marking(meeting, outcome.item_number),
             )
         )
     return entries
@@ -238,9 +241,9 @@ def owner_label(entry: RegisterEntry) -> str:
     return entry.owner or "-"
 
 
-_SUMMARY_HEADER = ["Date", "Item", "Kind", "Owner", "Asked by", "Due", "Status", "Text"]
+_SUMMARY_HEADER = ["Date", "Item", "Marking", "Kind", "Owner", "Asked by", "Due", "Status", "Text"]
 # Widest each leading column may be in the plain-text table; csv and md keep everything.
-_TABLE_WIDTHS = [10, 36, 8, 30, 8, 20, 15]
+_TABLE_WIDTHS = [10, 36, 20, 8, 30, 8, 20, 15]
 _TEXT_WIDTH = 70
 
 
@@ -248,6 +251,7 @@ def _summary_row(entry: RegisterEntry) -> list[str]:
     return [
         entry.meeting_date or "undated",
         entry.item,
+        entry.marking or "-",
         entry.kind,
         owner_label(entry),
         entry.requested_by or "-",

@@ -34,7 +34,7 @@ from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from rag.answer import ABSTAIN
 from tests.conftest import NPG_QUESTION, make_settings
-from web.auth import hash_password
+from web.auth import MIN_ITERATIONS, hash_password
 
 pytestmark = pytest.mark.browser
 
@@ -196,7 +196,7 @@ def test_an_auth_file_puts_the_app_behind_a_login(
     browser: WebDriver, app_settings: Settings, tmp_path: Path
 ):
     auth = tmp_path / "users.txt"
-    auth.write_text(f"alice:{hash_password('a-secret', iterations=1_000)}\n")
+    auth.write_text(f"alice:{hash_password('a-secret', iterations=MIN_ITERATIONS)}\n")
     with running_app(app_settings, "--auth", str(auth)) as url:
         browser.get(url)
         log_in(browser, "alice", "not-the-password")

@@ -20,7 +20,7 @@ from tests.conftest import DISMISSAL_QUESTION, NPG_QUESTION, make_settings
 from tests.fakes import FakeLLM
 
 ANSWER_FIELDS = {"question", "answer", "abstained", "citations", "searched", "backend", "timings"}
-CITATION_FIELDS = {"n", "meeting", "date", "item", "source", "quote", "start", "end"}
+CITATION_FIELDS = {"n", "meeting", "date", "item", "source", "quote", "start", "end", "marking"}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ the Word export (:mod:`rag.docx_export`) lays out the same way."""
 
 from __future__ import annotations
 
+from index.markings import highest_marking
 from rag.briefing.models import Briefing, Bullet
 from rag.models import Citation
 
@@ -16,8 +17,19 @@ def bullet_note(bullet: Bullet) -> str:
 
 
 def reference(citation: Citation) -> str:
-    """ "[1] meeting — date — item", as every format lists references."""
-    return f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — {citation.item}"
+    """ "[1] meeting — date — item [MARKING]", as every format lists references."""
+    marked = f" [{citation.marking.upper()}]" if citation.marking else ""
+    return (
+        f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — {citation.item}"
+        + marked
+    )
+
+
+def protective_marking(briefing: Briefing) -> str | None:
+    """The highest marking of what the briefing quotes, in capitals, for its header and
+    footer; None when it quotes nothing marked."""
+    marking = highest_marking([citation.marking for citation in briefing.citations])
+    return marking.upper() if marking else None
 
 
 def footnotes(briefing: Briefing) -> list[str]:
@@ -38,7 +50,9 @@ def markdown_bullet(bullet: Bullet) -> str:
 
 
 def render_markdown(briefing: Briefing) -> str:
-    lines = [f"# {briefing.title}", ""]
+    marking = protective_marking(briefing)
+    lines = [f"**{marking}**", ""] if marking else []
+    lines += [f"# {briefing.title}", ""]
     for section in briefing.sections:
         lines += [f"## {section.heading}", ""]
         lines += [markdown_bullet(bullet) for bullet in section.bullets]
@@ -48,4 +62,6 @@ def render_markdown(briefing: Briefing) -> str:
         lines += [f"- {reference(citation)}" for citation in briefing.citations]
         lines.append("")
     lines += [f"_{note}_" for note in footnotes(briefing)]
+    if marking:
+        lines += ["", f"**{marking}**"]
     return "\n".join(lines) + "\n"
