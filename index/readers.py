@@ -105,9 +105,22 @@ def read_source(path: Path, limits: ReadLimits | None = None) -> tuple[str, list
         raise
     except (Exception, RecursionError) as exc:  # untrusted bytes: a parser may raise anything
         raise ParseError(path, f"cannot be read ({type(exc).__name__}: {_short(exc)})") from None
+    text = printable(text)
     if not text.strip():
         raise ParseError(path, "no text in the file")
     return text, warnings
+
+
+_TERMINAL_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text without terminal escape sequences or control characters (tabs and line breaks
+    kept; form feeds and vertical tabs become line breaks): minutes are shown on terminals
+    and written into XML (.docx), where either would do harm."""
+    text = _TERMINAL_SEQUENCE.sub("", text).replace("\f", "\n").replace("\v", "\n")
+    return _CONTROL_CHARS.sub("", text)
 
 
 def _short(exc: BaseException) -> str:
