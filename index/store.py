@@ -302,6 +302,16 @@ class IndexStore:
 
         return ChromaVectorStore(chroma_collection=self.collection)
 
+    def reopen_vectors(self) -> None:
+        """See vectors another process committed: embedded Chroma keeps its vector segments
+        in memory per process, so drop this process's cached client and open it afresh."""
+        if self.settings.store == "embedded":
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self.__dict__.pop("collection", None)
+        self.__dict__.pop("vector_store", None)
+
     @contextlib.contextmanager
     def write_lock(self, wait: bool = True) -> Iterator[bool]:
         """One writer at a time per index directory (CLI, app upload, tests). With

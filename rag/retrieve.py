@@ -144,6 +144,9 @@ class HybridRetriever:
         with self._lock:
             generation = self.store.catalog.generation
             if generation != self._generation:
+                if self._generation >= 0:  # changed since loaded, perhaps by another process
+                    self.store.reopen_vectors()
+                    self.__dict__.pop("_vector_index", None)
                 everything = self.store.catalog.meetings()
                 visible = visible_meetings(everything, self.settings.clearance)
                 self._meetings = {m.id: m for m in visible}

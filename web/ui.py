@@ -66,7 +66,7 @@ EXAMPLES = [
     "What actions came out of the HMICFRS PEEL report?",
 ]
 ENGINE_QUEUE = "engine"  # answers, uploads and briefings share one worker: one model, 2 cores
-QUEUE_SIZE = 16
+QUEUE_SIZE = 64  # events waiting at once: 20 users each with a few tabs busy
 MAX_UPLOAD = "25mb"
 ANY_STATUS = "any"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
