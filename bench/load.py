@@ -85,14 +85,13 @@ def endpoints(url: str) -> dict[str, int]:
     found = {}
     for index, dep in enumerate(config["dependencies"]):
         for target, event in dep.get("targets", []):
-            if by_id.get(target):
-                found.setdefault(f"{by_id[target]}:{event}", dep.get("id", index))
+            name = by_id.get(target) or "page"
+            found.setdefault(f"{name}:{event}", dep.get("id", index))
     return found
 
 
-def call(url: str, fn_index: int, data: list) -> None:
+def call(url: str, fn_index: int, data: list, session: str) -> None:
     """Join the queue with one event and read its stream until it completes; raise on error."""
-    session = secrets.token_hex(8)
     body = json.dumps(
         {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None}
     ).encode()
@@ -117,14 +116,26 @@ def call(url: str, fn_index: int, data: list) -> None:
 
 def user(url: str, fns: dict[str, int], meeting_ids: list[str], until: float, record) -> None:
     rng = random.Random()
-    get = lambda: urllib.request.urlopen(url, timeout=60).read()  # noqa: E731
+    session = secrets.token_hex(8)
+
+    def page() -> None:
+        """The page and its load event, which fills this session's lists of meetings."""
+        urllib.request.urlopen(url, timeout=60).read()
+        call(url, fns["page:load"], [], session)
+
     actions = {
-        "page": get,
+        "page": page,
         "ask": lambda: call(
-            url, fns["ask-button:click"], [rng.choice(QUESTIONS), "extractive", None, None, []]
+            url,
+            fns["ask-button:click"],
+            [rng.choice(QUESTIONS), "extractive", None, None, []],
+            session,
         ),
-        "meeting": lambda: call(url, fns["meeting-pick:change"], [rng.choice(meeting_ids)]),
+        "meeting": lambda: call(
+            url, fns["meeting-pick:change"], [rng.choice(meeting_ids)], session
+        ),
     }
+    page()
     weights = {"page": 1, "ask": 3, "meeting": 2}
     while time.monotonic() < until:
         kind = rng.choices(list(weights), list(weights.values()))[0]

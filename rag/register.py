@@ -33,7 +33,7 @@ from core.errors import QuorumError
 from index.markings import item_marking
 from index.models import Meeting, Outcome
 from index.outcomes import extract_outcomes, item_sentences
-from rag.text import key_terms, stem
+from rag.text import inert_markdown, key_terms, stem
 
 Status = Literal["open", "done", "carried forward"]
 Format = Literal["table", "csv", "md"]
@@ -306,4 +306,4 @@ def _render_markdown(entries: list[RegisterEntry]) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return inert_markdown(" ".join(text.split()))

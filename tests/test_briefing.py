@@ -23,7 +23,7 @@ from rag.briefing.models import Briefing
 from rag.briefing.render import reference, render_markdown
 from rag.docx_export import write_docx
 from rag.retrieve import HybridRetriever
-from rag.text import facts, normalise
+from rag.text import facts, inert_markdown, normalise
 from tests.conftest import make_settings
 from tests.fakes import FakeLLM
 
@@ -225,10 +225,10 @@ def test_markdown_lists_sections_bullets_and_references(sample_index, retriever,
     assert text.startswith(f"{marking}\n\n# {briefing.title}\n")
     assert text.endswith(f"\n{marking}\n")
     for section in briefing.sections:
-        assert f"\n## {section.heading}\n" in text
-        assert all(f"- {b.text}" in text for b in section.bullets)
+        assert f"\n## {inert_markdown(section.heading)}\n" in text
+        assert all(f"- {inert_markdown(b.text)}" in text for b in section.bullets)
     references = re.findall(r"^- (\[\d+\] .*)$", text.split("## References")[1], re.M)
-    assert references == [reference(c) for c in briefing.citations]
+    assert references == [inert_markdown(reference(c)) for c in briefing.citations]
     assert references[0].startswith(
         "[1] 1:1 PCC John Tizard & CC Trevor Rodenhurst — 2025-01-28 — "
     )

@@ -120,7 +120,9 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
     Small local models lose the thread in long prompts (and prompt processing dominates
     latency on a CPU), so the model sees the best few items, none taking over half the budget.
 
-    Sentences that read like instructions to a model are left out: minutes are data.
+    Minutes are data by construction: each passage, its meeting title and item heading
+    included, is fenced as a quoted record (:func:`fenced`) that the prompts tell the model
+    never to take as instructions; the verifier then ties every shown sentence to the source.
     """
     blocks, used = [], count_tokens(load_prompt("answer_user"))
     share = budget // 2
@@ -128,10 +130,21 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
         body = model_view(passage, min(share, max(budget - used, 0)))
         if not body:
             break
-        block = f"[{number}] {passage.header}\n{body}"
+        block = fenced(number, passage.header, body)
         used += count_tokens(block)
         blocks.append(block)
     return blocks
+
+
+def fenced(number: int, header: str, body: str) -> str:
+    """A passage as a quoted record: opened and closed by numbered ``<minutes n=N>`` tags, its
+    own angle brackets turned into look-alikes so no text in the minutes can close the fence
+    or open another."""
+    inert = str.maketrans({"<": "‹", ">": "›"})
+    return (
+        f"<minutes n={number}>\n[{number}] {header.translate(inert)}\n"
+        f"{body.translate(inert)}\n</minutes n={number}>"
+    )
 
 
 def model_view(passage: Passage, budget: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from index.markings import highest_marking
 from rag.briefing.models import Briefing, Bullet
 from rag.models import Citation
+from rag.text import inert_markdown
 
 NOTHING_FOUND = "The minutes searched record nothing for this briefing."
 REFERENCES = "References"
@@ -46,20 +47,20 @@ def footnotes(briefing: Briefing) -> list[str]:
 
 def markdown_bullet(bullet: Bullet) -> str:
     note = bullet_note(bullet)
-    return f"- {bullet.text}" + (f" _{note}_" if note else "")
+    return f"- {inert_markdown(bullet.text)}" + (f" _{inert_markdown(note)}_" if note else "")
 
 
 def render_markdown(briefing: Briefing) -> str:
     marking = protective_marking(briefing)
     lines = [f"**{marking}**", ""] if marking else []
-    lines += [f"# {briefing.title}", ""]
+    lines += [f"# {inert_markdown(briefing.title)}", ""]
     for section in briefing.sections:
-        lines += [f"## {section.heading}", ""]
+        lines += [f"## {inert_markdown(section.heading)}", ""]
         lines += [markdown_bullet(bullet) for bullet in section.bullets]
         lines.append("")
     if briefing.citations:
         lines += [f"## {REFERENCES}", ""]
-        lines += [f"- {reference(citation)}" for citation in briefing.citations]
+        lines += [f"- {inert_markdown(reference(citation))}" for citation in briefing.citations]
         lines.append("")
     lines += [f"_{note}_" for note in footnotes(briefing)]
     if marking:
