@@ -274,6 +274,16 @@ def test_a_user_without_clearance_sees_no_text_of_the_marked_item_anywhere(
         assert any("7. Neighbourhood Policing Guarantee" in text for text in labels), labels
 
 
+def test_monitoring_is_off_and_the_servers_files_are_private(server: str, app_settings: Settings):
+    for path in ("gradio_api/monitoring", "gradio_api/monitoring/summary", "monitoring"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server + path, timeout=30)
+        assert refused.value.code in (403, 404), path
+    index = app_settings.index_path
+    assert index.stat().st_mode & 0o077 == 0
+    assert (index / "catalog.sqlite").stat().st_mode & 0o077 == 0
+
+
 # ---------------------------------------------------------------- helpers
 
 
