@@ -187,3 +187,20 @@ def test_bad_files_leave_the_index_unchanged(tmp_path, embedder, originals):
     assert len(report.failed) == 4 and all(r.detail for r in report.failed)
     after = (store.catalog.generation, store.catalog.counts(), store.catalog.manifest().keys())
     assert after == before
+
+
+def test_an_upload_with_a_broken_docx_keeps_the_good_file_and_drops_the_bad_copy(
+    tmp_path, embedder
+):
+    from web.services import copy_upload, discard_unindexed
+
+    good = sample_docx(tmp_path / "good.docx")
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(with_broken_xml(good.read_bytes()))
+    settings = make_settings(tmp_path)
+    uploads = settings.data_dir / "uploads"
+    copies = [copy_upload(path, uploads) for path in (good, bad)]
+    report = Ingestor(settings, embedder).ingest(copies)
+    discard_unindexed(report, copies)
+    assert sorted(p.name for p in uploads.iterdir()) == ["good.docx"]
+    assert IndexStore(settings).catalog.counts()[0] == 1
