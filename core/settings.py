@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.markings import Clearance
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ARCHIVE = PROJECT_ROOT / "data" / "sample_minutes"
@@ -122,6 +123,35 @@ class Settings(BaseSettings):
         "Require login to the web app: a file of USER:pbkdf2_sha256$… lines "
         "(`quorum hash-password USER` makes one).",
         flag="--auth",
+    )
+
+    clearance: Clearance = _field(
+        "TOP-SECRET",
+        "Highest protective marking shown: OFFICIAL, OFFICIAL-SENSITIVE, SECRET or TOP-SECRET. "
+        "Items marked above it never reach retrieval, answers, briefings or the register. "
+        "Default: everything, as the local owner; web users are further capped by their own "
+        "clearance in the --auth file.",
+        flag="--clearance",
+    )
+    max_docx_mb: float = _field(
+        50.0, "Largest a .docx may be once unzipped (MB); a bigger one is refused.", gt=0
+    )
+    max_pdf_mb: float = _field(
+        50.0, "Largest a .pdf's decompressed page contents and text may be (MB).", gt=0
+    )
+    max_html_mb: float = _field(
+        20.0, "Largest an .html, .txt or .md file's text may be (MB).", gt=0
+    )
+    login_attempts: int = _field(
+        5, "Failed web logins allowed per user and per address in 5 minutes before refusing.", ge=1
+    )
+    ssl_certfile: Path | None = _field(
+        None,
+        "TLS certificate (PEM) for the web app; with --ssl-keyfile it serves HTTPS.",
+        flag="--ssl-certfile",
+    )
+    ssl_keyfile: Path | None = _field(
+        None, "TLS private key (PEM) for the web app.", flag="--ssl-keyfile"
     )
 
     @property

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from core.errors import QuorumError
+from core.errors import ParseError, QuorumError
 from core.settings import Settings
 from index.chunk import chunk_meeting
 from index.embed import Embedder
 from index.models import Meeting
 from index.outcomes import extract_outcomes
 from index.parse import parse_text
-from index.readers import SUPPORTED_SUFFIXES, read_source, source_name
+from index.readers import SUPPORTED_SUFFIXES, ReadLimits, read_source, source_name
 from index.store import IndexStore
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "failed", "removed", "skipped"]
@@ -137,6 +137,7 @@ class Ingestor:
         """Bring the index in line with ``paths``; see the module docstring for the rules."""
         files, problems = collect_sources(paths, self.settings.archive_dir)
         report = IngestReport(problems)
+        self.store.check_writable()
         with self.store.write_lock():
             self.store.reconcile()
             manifest = self.store.catalog.manifest()
@@ -186,10 +187,17 @@ class Ingestor:
         )
 
     def _parse(self, source: SourceFile, sha: str) -> Meeting:
-        text, warnings = read_source(source.path)
-        meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
+        text, warnings = read_source(source.path, ReadLimits.of(self.settings))
+        try:
+            meeting = parse_text(text, source=source.source, sha256=sha, warnings=warnings)
+            outcomes = extract_outcomes(meeting)
+        except Exception as exc:  # one odd file must not stop the batch
+            detail = " ".join(str(exc).split())[:200]
+            raise ParseError(
+                source.path, f"cannot be parsed as minutes ({type(exc).__name__}: {detail})"
+            ) from None
         meeting = self._with_unique_id(meeting, str(source.path.resolve()))
-        return meeting.model_copy(update={"outcomes": extract_outcomes(meeting)})
+        return meeting.model_copy(update={"outcomes": outcomes})
 
     def _same_minutes(self, meeting: Meeting, key: str) -> str | None:
         """The path of an indexed file holding these minutes in another format: same date,

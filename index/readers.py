@@ -9,7 +9,10 @@ Every reader hands the parser text in one convention, whatever the format:
   pasted out of a two-column table look; in HTML a cell's paragraphs are joined by spaces;
 * bold text wrapped in ``**`` (the parser uses bold runs to find headings in flattened tables).
 
-Anything that cannot be read raises :class:`~core.errors.ParseError` naming the file and why.
+Anything that cannot be read raises :class:`~core.errors.ParseError` naming the file and why:
+the third-party parsers (python-docx, lxml, pypdf) meet untrusted bytes and may raise anything,
+so :func:`read_source` turns any of their exceptions into one. Decompressed sizes are capped
+(:class:`ReadLimits`, from the ``max_*_mb`` settings) before the bulk of a file is expanded.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,13 +34,43 @@ from docx.text.run import Run
 from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-from core.errors import ParseError
+from core.errors import ParseError, QuorumError
+from core.settings import Settings
 from index.lines import MARKING
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".docx", ".pdf"})
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
 _LAYOUT_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+
+
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Most bytes a file may expand to: unzipped .docx parts, decoded PDF page contents and
+    extracted text, decoded text of .txt/.md/.html."""
+
+    docx_bytes: int = 50 * MB
+    pdf_bytes: int = 50 * MB
+    text_bytes: int = 20 * MB
+
+    @classmethod
+    def of(cls, settings: Settings) -> ReadLimits:
+        return cls(
+            docx_bytes=int(settings.max_docx_mb * MB),
+            pdf_bytes=int(settings.max_pdf_mb * MB),
+            text_bytes=int(settings.max_html_mb * MB),
+        )
+
+
+def _over(path: Path, what: str, size: int, limit: int, setting: str) -> ParseError:
+    return ParseError(
+        path,
+        f"{what} {size / MB:.1f} MB, over the limit of {limit / MB:g} MB "
+        f"(raise it with QUORUM_{setting.upper()})",
+    )
 
 
 def source_name(path: Path, *roots: Path) -> str | None:
@@ -49,8 +83,9 @@ def source_name(path: Path, *roots: Path) -> str | None:
     return None
 
 
-def read_source(path: Path) -> tuple[str, list[str]]:
-    """Plain text of a minutes file + warnings. Raises ParseError(path, reason)."""
+def read_source(path: Path, limits: ReadLimits | None = None) -> tuple[str, list[str]]:
+    """Plain text of a minutes file + warnings. Raises ParseError(path, reason), and nothing
+    else, whatever the bytes."""
     path = Path(path)
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
@@ -65,10 +100,38 @@ def read_source(path: Path) -> tuple[str, list[str]]:
         raise ParseError(path, f"cannot read the file: {exc.strerror or exc}") from None
     if not data.strip():
         raise ParseError(path, "empty file")
-    text, warnings = reader(path, data)
+    try:
+        text, warnings = reader(path, data, limits or ReadLimits())
+    except QuorumError:
+        raise
+    except (Exception, RecursionError) as exc:  # untrusted bytes: a parser may raise anything
+        raise ParseError(path, f"cannot be read ({type(exc).__name__}: {_short(exc)})") from None
+    text = printable(text)
     if not text.strip():
         raise ParseError(path, "no text in the file")
     return text, warnings
+
+
+_TERMINAL_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text without terminal escape sequences or control characters (tabs and line breaks
+    kept; form feeds and vertical tabs become line breaks): minutes are shown on terminals
+    and written into XML (.docx), where either would do harm."""
+    text = _TERMINAL_SEQUENCE.sub("", text).replace("\f", "\n").replace("\v", "\n")
+    return _CONTROL_CHARS.sub("", text)
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or "no detail"
+
+
+def _read_text(path: Path, data: bytes, limits: ReadLimits) -> tuple[str, list[str]]:
+    if len(data) > limits.text_bytes:
+        raise _over(path, "text of", len(data), limits.text_bytes, "max_html_mb")
+    return _decode_text(path, data)
 
 
 def _decode_text(path: Path, data: bytes) -> tuple[str, list[str]]:
@@ -104,8 +167,8 @@ def _looks_binary(data: bytes) -> bool:
     return controls > len(head) * 0.05
 
 
-def _read_html(path: Path, data: bytes) -> tuple[str, list[str]]:
-    text, warnings = _decode_text(path, data)
+def _read_html(path: Path, data: bytes, limits: ReadLimits) -> tuple[str, list[str]]:
+    text, warnings = _read_text(path, data, limits)
     converter = _HtmlToText()
     converter.feed(text)
     converter.close()
@@ -180,7 +243,8 @@ class _HtmlToText(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _read_docx(path: Path, data: bytes) -> tuple[str, list[str]]:
+def _read_docx(path: Path, data: bytes, limits: ReadLimits) -> tuple[str, list[str]]:
+    _check_unzipped_size(path, data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError):
@@ -192,6 +256,18 @@ def _read_docx(path: Path, data: bytes) -> tuple[str, list[str]]:
         elif (text := _docx_paragraph(block)).strip():
             blocks.append(text)
     return "\n\n".join(blocks), []
+
+
+def _check_unzipped_size(path: Path, data: bytes, limits: ReadLimits) -> None:
+    """Refuse a .docx whose parts unzip to more than the limit, before any is expanded
+    (zipfile stops reading a part at its declared size, so the sum is a true bound)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise ParseError(path, "not a valid .docx file (not a zip archive)") from None
+    if size > limits.docx_bytes:
+        raise _over(path, "unzips to", size, limits.docx_bytes, "max_docx_mb")
 
 
 def _docx_paragraph(paragraph: Paragraph) -> str:
@@ -216,16 +292,31 @@ def _docx_table_rows(table: Table) -> Iterable[str]:
             yield "\t".join(col[i] if i < len(col) else "" for col in columns)
 
 
-def _read_pdf(path: Path, data: bytes) -> tuple[str, list[str]]:
+def _read_pdf(path: Path, data: bytes, limits: ReadLimits) -> tuple[str, list[str]]:
     try:
         reader = PdfReader(io.BytesIO(data))
         _unlock(path, reader)
-        pages = [_pdf_page_lines(page) for page in reader.pages]
+        pages = list(_pdf_pages_within(path, reader, limits.pdf_bytes))
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise ParseError(path, f"not a readable PDF ({exc})") from None
     if not any(line.strip() for page in pages for line in page):
         raise ParseError(path, "no text layer; OCR is not supported")
     return _pdf_text(pages), []
+
+
+def _pdf_pages_within(path: Path, reader: PdfReader, limit: int) -> Iterable[list[str]]:
+    """Each page's lines, refusing the file once decoded contents plus text pass ``limit``."""
+    used = 0
+    for page in reader.pages:
+        contents = page.get_contents()
+        used += len(contents.get_data()) if contents is not None else 0
+        if used > limit:
+            raise _over(path, "page contents decode to over", used, limit, "max_pdf_mb")
+        lines = _pdf_page_lines(page)
+        used += sum(len(line) + 1 for line in lines)
+        if used > limit:
+            raise _over(path, "text of over", used, limit, "max_pdf_mb")
+        yield lines
 
 
 def _unlock(path: Path, reader: PdfReader) -> None:
@@ -313,9 +404,9 @@ def _paragraphs(lines: list[str]) -> list[str]:
     return out
 
 
-_READERS: dict[str, Callable[[Path, bytes], tuple[str, list[str]]]] = {
-    ".txt": _decode_text,
-    ".md": _decode_text,
+_READERS: dict[str, Callable[[Path, bytes, ReadLimits], tuple[str, list[str]]]] = {
+    ".txt": _read_text,
+    ".md": _read_text,
     ".html": _read_html,
     ".htm": _read_html,
     ".docx": _read_docx,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -21,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, IndexStoreError, MissingDependencyError, NotFoundError
+from core.markings import marking_level
 from core.settings import Settings
 from index.chunk import item_label
+from index.markings import item_marking, item_session
 from index.models import Chunk, Meeting
 
 SCHEMA = """
@@ -43,13 +46,24 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by this user only (0700): minutes may be marked."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 class Catalog:
     """Meetings, chunks and the source manifest in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        if not path.exists():
+            path.touch(mode=0o600)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if os.access(path, os.W_OK):
+                # Readers see the last commit while a writer works, instead of waiting on it.
+                self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise IndexStoreError(f"{path}: not a Quorum index catalogue ({exc})") from None
@@ -180,7 +194,9 @@ def human_date(iso: str | None) -> str:
 
 
 def chunk_metadata(chunk: Chunk, meeting: Meeting) -> dict[str, Any]:
-    """Flat metadata stored with each vector and used for filters and citations."""
+    """Flat metadata stored with each vector and used for filters and citations; the item's
+    marking and its rank (``marking_level``) let retrieval filter by clearance."""
+    marking = item_marking(meeting, chunk.item_number)
     return {
         "meeting_id": meeting.id,
         "title": meeting.title,
@@ -193,7 +209,9 @@ def chunk_metadata(chunk: Chunk, meeting: Meeting) -> dict[str, Any]:
         "item_label": item_label(chunk.item_number, chunk.item_heading),
         "part": chunk.part,
         "parts": chunk.parts,
-        "marking": meeting.marking or "",
+        "marking": marking or "",
+        "marking_level": marking_level(marking),
+        "session": item_session(meeting, chunk.item_number),
         "source": meeting.source,
         "start": chunk.start,
         "end": chunk.end,
@@ -252,11 +270,31 @@ def open_chroma_collection(settings: Settings) -> Any:
 class IndexStore:
     """The catalogue, the Chroma collection and the BM25 files of one index directory."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, create: bool = True) -> None:
+        """Open the index; ``create=False`` (read commands) refuses a missing one instead of
+        silently creating an empty index where a mistyped path points."""
         self.settings = settings
         self.path = settings.index_path
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexStoreError(f"{self.path}: is a file, not an index directory")
+        if not create and not (self.path / "catalog.sqlite").is_file():
+            raise NotFoundError(
+                f"no index at {self.path}: run `quorum ingest PATH` first, or give its --index"
+            )
+        try:
+            private_dir(self.path)
+        except OSError as exc:
+            problem = f"cannot create the index ({exc.strerror})"
+            raise IndexStoreError(f"{self.path}: {problem}") from None
         self.catalog = Catalog(self.path / "catalog.sqlite")
+
+    def check_writable(self) -> None:
+        """Refuse, before any work, an index this process may not write (read-only files)."""
+        catalog = self.path / "catalog.sqlite"
+        if not os.access(self.path, os.W_OK) or (
+            catalog.exists() and not os.access(catalog, os.W_OK)
+        ):
+            raise IndexStoreError(f"{self.path}: the index is read-only; ingest needs to write it")
 
     @cached_property
     def collection(self) -> Any:
@@ -269,15 +307,39 @@ class IndexStore:
 
         return ChromaVectorStore(chroma_collection=self.collection)
 
+    def reopen_vectors(self) -> None:
+        """See vectors another process committed: embedded Chroma keeps its vector segments
+        in memory per process, so drop this process's cached client and open it afresh."""
+        if self.settings.store == "embedded":
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self.__dict__.pop("collection", None)
+        self.__dict__.pop("vector_store", None)
+
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """One writer at a time per index directory (CLI, app upload, tests)."""
-        with open(self.path / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def write_lock(self, wait: bool = True) -> Iterator[bool]:
+        """One writer at a time per index directory (CLI, app upload, tests). With
+        ``wait=False`` it yields False at once, instead of waiting, when another holds it."""
+        with self._lock_file() as handle:
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _lock_file(self) -> Iterator[Any]:
+        try:
+            handle = open(self.path / ".lock", "a")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise IndexStoreError(f"{self.path}: cannot lock the index ({exc.strerror})") from None
+        with handle:
+            yield handle
 
     def commit_meeting(
         self,
@@ -349,9 +411,20 @@ class IndexStore:
         tmp.rename(self.bm25_dir)
         shutil.rmtree(old, ignore_errors=True)
 
-    def ensure_bm25(self) -> None:
-        """Rebuild BM25 only if the catalogue changed since it was built."""
-        if self.bm25_generation() != self.catalog.generation:
-            with self.write_lock():
-                if self.bm25_generation() != self.catalog.generation:
-                    self.rebuild_bm25()
+    def bm25_has_nodes(self) -> bool:
+        """Whether the committed BM25 holds any chunk (an empty index persists only its stamp)."""
+        try:
+            return any(p.name != "generation" for p in self.bm25_dir.iterdir())
+        except OSError:
+            return False
+
+    def ensure_bm25(self) -> bool:
+        """Rebuild BM25 if the catalogue changed since it was built, unless a writer holds the
+        index (an ingest rebuilds it when it finishes): a reader never waits on a writer.
+        Returns whether BM25 is now current."""
+        if self.bm25_generation() == self.catalog.generation:
+            return True
+        with self.write_lock(wait=False) as held:
+            if held and self.bm25_generation() != self.catalog.generation:
+                self.rebuild_bm25()
+        return self.bm25_generation() == self.catalog.generation

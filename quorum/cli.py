@@ -9,6 +9,7 @@ nothing else is caught.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core.errors import QuorumError
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     except QuorumError as exc:
         print(f"quorum: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # Whoever read our output has gone (`quorum ask ... | head -1`): stop quietly, and
+        # keep Python from complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("quorum: interrupted", file=sys.stderr)
         return 130

@@ -10,6 +10,8 @@ from pathlib import Path
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
 from index.ingest import Ingestor, IngestReport, read_as
+from index.markings import visible_meetings
+from index.models import Meeting
 from index.store import IndexStore
 from quorum.registry import COMMON_SETTINGS, command
 from web import SERVE_SETTINGS
@@ -73,9 +75,20 @@ def print_ingest_report(report: IngestReport, settings: Settings) -> None:
     print(f"{report.summary()} ({report.chunks_added} chunks embedded) → {settings.index_path}")
 
 
+def open_index(settings: Settings) -> IndexStore:
+    """The existing index (read commands never create one where a mistyped path points)."""
+    return IndexStore(settings, create=False)
+
+
+def open_retriever(settings: Settings):
+    from rag.retrieve import HybridRetriever
+
+    return HybridRetriever(settings, open_index(settings))
+
+
 @command("status", "Show what the index holds.")
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    store = IndexStore(settings)
+    store = open_index(settings)
     meetings, chunks = store.catalog.counts()
     stale = store.bm25_generation() != store.catalog.generation
     print(f"index:    {settings.index_path}")
@@ -90,9 +103,18 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("meetings", "List indexed meetings: date, kind, title, items.")
+def cleared_meetings(settings: Settings) -> list[Meeting]:
+    """The indexed meetings as ``settings.clearance`` may see them (marked items withheld)."""
+    return visible_meetings(open_index(settings).catalog.meetings(), settings.clearance)
+
+
+@command(
+    "meetings",
+    "List indexed meetings: date, kind, title, items.",
+    settings=("clearance",),
+)
 def meetings(args: argparse.Namespace, settings: Settings) -> int:
-    found = IndexStore(settings).catalog.meetings()
+    found = cleared_meetings(settings)
     if not found:
         print("the index is empty: run `quorum ingest PATH` first", file=sys.stderr)
         return 0
@@ -109,9 +131,9 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the parsed meeting as JSON")
 
 
-@command("show", "Show one parsed meeting.", arguments=_show_args)
+@command("show", "Show one parsed meeting.", arguments=_show_args, settings=("clearance",))
 def show(args: argparse.Namespace, settings: Settings) -> int:
-    found = find_meetings(IndexStore(settings), args.meeting)
+    found = find_meetings(cleared_meetings(settings), args.meeting)
     if len(found) > 1:
         print(f"{len(found)} meetings match {args.meeting!r}; show one by its id:")
         for meeting in found:
@@ -151,9 +173,8 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def find_meetings(store: IndexStore, key: str) -> list:
+def find_meetings(found: list[Meeting], key: str) -> list[Meeting]:
     """The meetings a key names: by id, else by ISO date, else by source path (never empty)."""
-    found = store.catalog.meetings()
     for match in (
         [m for m in found if m.id == key],
         [m for m in found if m.date == key],
@@ -164,9 +185,9 @@ def find_meetings(store: IndexStore, key: str) -> list:
     raise NotFoundError(f"no meeting matches {key!r}; `quorum meetings` lists them")
 
 
-def find_meeting(store: IndexStore, key: str):
+def find_meeting(found: list[Meeting], key: str) -> Meeting:
     """The one meeting a key names; several are an error that lists their ids."""
-    match = find_meetings(store, key)
+    match = find_meetings(found, key)
     if len(match) > 1:
         ids = ", ".join(m.id for m in match)
         raise NotFoundError(f"{key!r} matches {len(match)} meetings ({ids}); give an id")
@@ -186,14 +207,14 @@ def _ask_args(parser: argparse.ArgumentParser) -> None:
     "ask",
     "Answer a question from the minutes, with citations (or say they do not).",
     arguments=_ask_args,
-    settings=("llm", "top_k"),
+    settings=("llm", "top_k", "clearance"),
 )
 def ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer import AnswerEngine
 
     questions = read_questions(args)
-    engine = AnswerEngine(settings)
     filters = explicit_filters(args)
+    engine = AnswerEngine(settings, open_retriever(settings))
     stream = not args.json and engine.backend.streams_draft and len(questions) == 1
     for question in questions:
         if stream:
@@ -228,21 +249,22 @@ def read_questions(args: argparse.Namespace) -> list[str]:
 
 
 def explicit_filters(args: argparse.Namespace):
+    from rag.filters import iso_day
     from rag.models import Filters
 
+    since, until = iso_day(args.since, "--since"), iso_day(args.until, "--until")
     notes = []
-    if args.since or args.until:
-        notes.append(f"dates from --since/--until: {args.since or '…'} to {args.until or '…'}")
-    return Filters(date_from=args.since, date_to=args.until, kinds=args.kind or [], notes=notes)
+    if since or until:
+        notes.append(f"dates from --since/--until: {since or '…'} to {until or '…'}")
+    return Filters(date_from=since, date_to=until, kinds=args.kind or [], notes=notes)
 
 
 def print_answer(answer) -> None:
+    from rag.briefing.render import reference
+
     print(answer.answer)
     for citation in answer.citations:
-        print(
-            f"[{citation.n}] {citation.meeting} — {citation.date or 'undated'} — "
-            f'{citation.item}: "{citation.quote}"'
-        )
+        print(f'{reference(citation)}: "{citation.quote}"')
     if answer.abstained:
         print("Searched:")
         for searched in answer.searched:
@@ -268,7 +290,7 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
     "eval",
     "Score answers against hand-labelled facts; write Markdown and JSON reports.",
     arguments=_eval_args,
-    settings=("llm", "top_k"),
+    settings=("llm", "top_k", "clearance"),
 )
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
@@ -337,7 +359,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _hash_password_args(parser: argparse.ArgumentParser) -> None:
+    from core.markings import LEVELS
+
     parser.add_argument("user", help="the login name")
+    parser.add_argument(
+        "--grant",
+        choices=LEVELS,
+        default="OFFICIAL",
+        help="the user's clearance: items marked above it are withheld (default OFFICIAL)",
+    )
     parser.add_argument(
         "--token",
         action="store_true",
@@ -353,15 +383,15 @@ def _hash_password_args(parser: argparse.ArgumentParser) -> None:
 def hash_password(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    from web.auth import hash_password as make_hash
-    from web.auth import new_token
+    from web.auth import new_token, user_line
 
     if ":" in args.user or not args.user.strip():
         raise UsageError("the user name must be non-empty and contain no ':'")
     if args.token:
         token, stored = new_token()
+        grant = "" if args.grant == "OFFICIAL" else f":{args.grant}"
         print(f"bearer token for {args.user} (shown once): {token}", file=sys.stderr)
-        print(f"{args.user}:{stored}")
+        print(f"{args.user}:{stored}{grant}")
         return 0
     if sys.stdin.isatty():
         password = getpass.getpass("password: ")
@@ -371,7 +401,7 @@ def hash_password(args: argparse.Namespace, settings: Settings) -> int:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         raise UsageError("the password is empty")
-    print(f"{args.user}:{make_hash(password)}")
+    print(user_line(args.user, password, args.grant))
     return 0
 
 
@@ -388,12 +418,13 @@ def _register_args(parser: argparse.ArgumentParser) -> None:
     "register",
     "List decisions and actions across meetings, with owner and status.",
     arguments=_register_args,
+    settings=("clearance",),
 )
 def register(args: argparse.Namespace, settings: Settings) -> int:
     from rag.register import build_register, filter_register, render_register
 
     entries = filter_register(
-        build_register(IndexStore(settings).catalog.meetings()),
+        build_register(cleared_meetings(settings)),
         since=args.since,
         owner=args.owner,
         status=args.status,
@@ -420,7 +451,7 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
     "brief",
     "Write a cited briefing on a meeting, a topic, or since a date or a kind's last meeting.",
     arguments=_brief_args,
-    settings=("llm",),
+    settings=("llm", "clearance"),
 )
 def brief(args: argparse.Namespace, settings: Settings) -> int:
     from rag.briefing.engine import BriefingEngine
@@ -428,10 +459,10 @@ def brief(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.format == "docx" and not args.output:
         raise UsageError("--format docx needs -o FILE")
-    engine = BriefingEngine(settings)
+    engine = BriefingEngine(settings, open_retriever(settings))
     target = args.target
     if args.kind == "meeting":
-        target = find_meeting(engine.retriever.store, args.target)
+        target = find_meeting(engine.retriever.meetings(), args.target)
     briefing = engine.brief(args.kind, target)
     if args.format == "docx":
         from rag.docx_export import write_docx

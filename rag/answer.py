@@ -195,6 +195,7 @@ def citation_for(n: int, passage: Passage, item: Checked) -> Citation:
         quote=quote.text,
         start=quote.start,
         end=quote.end,
+        marking=passage.marking,
     )
 
 

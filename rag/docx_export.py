@@ -9,7 +9,13 @@ from pathlib import Path
 
 from core.errors import MissingDependencyError, UsageError
 from rag.briefing.models import Briefing
-from rag.briefing.render import REFERENCES, bullet_note, footnotes, reference
+from rag.briefing.render import (
+    REFERENCES,
+    bullet_note,
+    footnotes,
+    protective_marking,
+    reference,
+)
 
 
 def write_docx(briefing: Briefing, path: Path) -> Path:
@@ -19,6 +25,10 @@ def write_docx(briefing: Briefing, path: Path) -> Path:
     except ImportError:
         raise MissingDependencyError("python-docx", "Word export") from None
     document = docx.Document()
+    if marking := protective_marking(briefing):
+        section = document.sections[0]
+        for part in (section.header, section.footer):
+            part.paragraphs[0].add_run(marking).bold = True
     document.add_heading(briefing.title, level=0)
     for section in briefing.sections:
         document.add_heading(section.heading, level=1)

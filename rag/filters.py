@@ -12,8 +12,21 @@ import calendar
 import re
 from datetime import date
 
+from core.errors import UsageError
 from index.models import Meeting
 from rag.models import Filters
+
+
+def iso_day(value: str | None, field: str) -> str | None:
+    """A date given by a user (form field, flag) as YYYY-MM-DD, None when empty; anything
+    else ("yesterday") is a UsageError naming the field."""
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise UsageError(f"{field}: {value.strip()!r} is not a date (YYYY-MM-DD)") from None
+
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})

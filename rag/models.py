@@ -18,6 +18,9 @@ class Citation(BaseModel):
     quote: str = Field(description="Verbatim span of the source text.")
     start: int = Field(description="Offset of the quote in the meeting's source text.")
     end: int
+    marking: str | None = Field(
+        None, description="The item's protective marking as written, e.g. 'OFFICIAL-SENSITIVE'."
+    )
 
 
 class SearchedMeeting(BaseModel):
@@ -72,6 +75,7 @@ class Passage(BaseModel):
     start: int
     end: int
     text: str
+    marking: str | None = Field(None, description="The item's protective marking, if any.")
     spans: list[tuple[int, int]] = Field(
         default_factory=list, description="Offsets of the matched chunks inside the item."
     )

@@ -30,9 +30,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.errors import QuorumError
+from index.markings import item_marking
 from index.models import Meeting, Outcome
 from index.outcomes import extract_outcomes, item_sentences
-from rag.text import key_terms, stem
+from rag.text import inert_markdown, key_terms, stem
 
 Status = Literal["open", "done", "carried forward"]
 Format = Literal["table", "csv", "md"]
@@ -76,6 +77,7 @@ class RegisterEntry(BaseModel):
     closed_on: str | None = Field(
         None, description="Date of the meeting whose minutes report on it (closed_by)."
     )
+    marking: str | None = None
 
 
 class _Report(BaseModel):
@@ -169,6 +171,7 @@ def _entries(
                 status=_status(outcome, report),
                 closed_by=report.closed_by if report else None,
                 closed_on=report.date if report else None,
+                marking=item_marking(meeting, outcome.item_number),
             )
         )
     return entries
@@ -244,9 +247,9 @@ def owner_label(entry: RegisterEntry) -> str:
     return entry.owner or "-"
 
 
-_SUMMARY_HEADER = ["Date", "Item", "Kind", "Owner", "Asked by", "Due", "Status", "Text"]
+_SUMMARY_HEADER = ["Date", "Item", "Marking", "Kind", "Owner", "Asked by", "Due", "Status", "Text"]
 # Widest each leading column may be in the plain-text table; csv and md keep everything.
-_TABLE_WIDTHS = [10, 36, 8, 30, 8, 20, 15]
+_TABLE_WIDTHS = [10, 36, 20, 8, 30, 8, 20, 15]
 _TEXT_WIDTH = 70
 
 
@@ -254,6 +257,7 @@ def _summary_row(entry: RegisterEntry) -> list[str]:
     return [
         entry.meeting_date or "undated",
         entry.item,
+        entry.marking or "-",
         entry.kind,
         owner_label(entry),
         entry.requested_by or "-",
@@ -308,4 +312,4 @@ def _render_markdown(entries: list[RegisterEntry]) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return inert_markdown(" ".join(text.split()))

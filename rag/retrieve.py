@@ -5,6 +5,16 @@ BM25Retriever, and QueryFusionRetriever — extended because its reciprocal-rank
 retriever weights and keys nodes by content hash. Here ranks fuse by node id with weights
 that favour the lexical side (questions name bodies, people and dates; BM25 ranked the right
 meeting first far more often than MiniLM alone on these minutes).
+
+Clearance: a retriever serves one clearance (``settings.clearance``). Items marked above it
+are filtered out inside the Chroma query and the BM25 weight mask alike, and the meetings it
+hands out (to answers, briefings, the register, the meetings view) have those items withheld
+(:func:`index.markings.visible_part`). :meth:`HybridRetriever.cleared` gives the same index
+at another clearance (one per signed-in user's level in the web app).
+
+Never blocked: reading the catalogue never waits on an ingest (SQLite WAL), and a stale BM25
+is rebuilt only when no writer holds the index lock; otherwise the last BM25 committed stays
+in use until the writer rebuilds it.
 """
 
 from __future__ import annotations
@@ -15,9 +25,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from core.errors import NotFoundError
+from core.markings import HIGHEST, clearance_level
 from core.settings import Settings
 from index.chunk import HEADER_ITEM_HEADING, HEADER_ITEM_NUMBER, item_label
 from index.embed import Embedder
+from index.markings import item_marking, visible_meetings, visible_part
 from index.models import Meeting
 from index.store import IndexStore
 from rag.filters import in_scope, understand
@@ -79,11 +92,21 @@ class HybridRetriever:
         self.settings = settings
         self.store = store or IndexStore(settings)
         self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.level = clearance_level(settings.clearance)
         self._lock = threading.Lock()
         self._generation = -1
+        self._bm25_generation = -1
         self._meetings: dict[str, Meeting] = {}
         self._chunk_ids: set[str] = set()
         self._bm25: Any = None
+
+    def cleared(self, clearance: str) -> HybridRetriever:
+        """This index seen at another clearance (sharing the store and the loaded embedder)."""
+        if clearance == self.settings.clearance:
+            return self
+        return HybridRetriever(
+            self.settings.with_overrides(clearance=clearance), self.store, self.embedder
+        )
 
     def warm_up(self) -> None:
         """Load the embedder, the catalogue and BM25 now instead of on the first question."""
@@ -102,30 +125,50 @@ class HybridRetriever:
         )
 
     def meetings(self) -> list[Meeting]:
-        """Every indexed meeting, oldest first (cached until the index changes)."""
+        """Every meeting this clearance may see, oldest first, with items above it withheld
+        (cached until the index changes)."""
         self._refresh()
         return list(self._meetings.values())
 
     def meeting(self, meeting_id: str) -> Meeting:
         self._refresh()
-        return self._meetings.get(meeting_id) or self.store.catalog.meeting(meeting_id)
+        if meeting_id in self._meetings:
+            return self._meetings[meeting_id]
+        visible = visible_part(self.store.catalog.meeting(meeting_id), self.level)
+        if visible is None:
+            raise NotFoundError(f"no meeting with id {meeting_id!r} in the index")
+        return visible
 
     def _refresh(self) -> None:
         """Reload catalogue-derived state when another process or an upload changed the index."""
         with self._lock:
             generation = self.store.catalog.generation
-            if generation == self._generation:
-                return
-            self.store.ensure_bm25()
-            self._meetings = {m.id: m for m in self.store.catalog.meetings()}
-            self._chunk_ids = self.store.catalog.chunk_ids()
-            self._bm25 = self._load_bm25() if self._chunk_ids else None
-            self._generation = generation
+            if generation != self._generation:
+                if self._generation >= 0:  # changed since loaded, perhaps by another process
+                    self.store.reopen_vectors()
+                    self.__dict__.pop("_vector_index", None)
+                everything = self.store.catalog.meetings()
+                visible = visible_meetings(everything, self.settings.clearance)
+                self._meetings = {m.id: m for m in visible}
+                self._chunk_ids = self.store.catalog.chunk_ids()
+                self._generation = generation
+            if self.store.bm25_generation() != generation:
+                self.store.ensure_bm25()
+            if self.store.bm25_generation() != self._bm25_generation:
+                self._bm25_generation = self.store.bm25_generation()
+                self._bm25 = self._load_bm25()
 
     def _load_bm25(self) -> Any:
+        """The BM25 last committed, or None when it holds nothing (or is being swapped)."""
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        return BM25Retriever.from_persist_dir(str(self.store.bm25_dir), show_progress=False)
+        if not self.store.bm25_has_nodes():
+            return None
+        try:
+            return BM25Retriever.from_persist_dir(str(self.store.bm25_dir), show_progress=False)
+        except (OSError, ValueError):
+            self._bm25_generation = -1  # caught mid-swap: try again on the next question
+            return self._bm25
 
     def retrieve(
         self, question: str, filters: Filters | None = None, top_k: int | None = None
@@ -146,23 +189,41 @@ class HybridRetriever:
         return retrieval
 
     def _fused_hits(self, question: str, filters: Filters, scope_ids: set[str]) -> list[Any]:
-        everything = filters.is_empty
+        every_meeting = filters.is_empty
+        every_marking = self.level >= HIGHEST
         dense = self._vector_index.as_retriever(
             similarity_top_k=self.settings.candidates,
-            filters=None if everything else meeting_filter(scope_ids),
-        )
-        lexical = self._bm25
-        lexical.similarity_top_k = min(self.settings.candidates, len(self._chunk_ids))
-        lexical.corpus_weight_mask = None if everything else self._bm25_mask(scope_ids)
-        fusion = make_fusion_retriever(
-            [dense, lexical], [DENSE_WEIGHT, LEXICAL_WEIGHT], self.settings.candidates * 2
+            filters=vector_filter(None if every_meeting else scope_ids, self.level),
         )
         with self._lock:
+            lexical = self._bm25
+            lexical.similarity_top_k = min(self.settings.candidates, len(lexical.corpus))
+            lexical.corpus_weight_mask = (
+                None if every_meeting and every_marking else self._bm25_mask(scope_ids)
+            )
+            fusion = make_fusion_retriever(
+                [dense, lexical], [DENSE_WEIGHT, LEXICAL_WEIGHT], self.settings.candidates * 2
+            )
             hits = fusion.retrieve(question)
-        return [h for h in hits if h.node.node_id in self._chunk_ids]
+        return [h for h in hits if h.node.node_id in self._chunk_ids and self._visible(h)]
 
     def _bm25_mask(self, scope_ids: set[str]) -> list[int]:
-        return [int(doc.get("meeting_id") in scope_ids) for doc in self._bm25.corpus]
+        """1 for the chunks in scope at or below this clearance (unlabelled ones count as
+        marked at the top, so an index built before markings were stored fails closed)."""
+        return [
+            int(
+                doc.get("meeting_id") in scope_ids
+                and int(doc.get("marking_level", HIGHEST)) <= self.level
+            )
+            for doc in self._bm25.corpus
+        ]
+
+    def _visible(self, hit: Any) -> bool:
+        """Whether a hit's item is one this clearance may see (a second check behind the
+        filters, against the catalogue's own markings)."""
+        meeting = self._meetings.get(hit.node.metadata["meeting_id"])
+        number = hit.node.metadata["item_number"]
+        return meeting is not None and (number == HEADER_ITEM_NUMBER or bool(meeting.item(number)))
 
     def _to_passages(self, hits: list[Any], filters: Filters) -> list[Passage]:
         """Small-to-big: a hit on part of an item hands back the whole item.
@@ -210,6 +271,7 @@ def whole_item(meeting: Meeting, number: str) -> Passage:
         start=start,
         end=end,
         text=meeting.text[start:end],
+        marking=item_marking(meeting, number),
     )
 
 
@@ -228,14 +290,20 @@ def people_boost(passage: Passage, meeting: Meeting, filters: Filters) -> float:
     return boost
 
 
-def meeting_filter(meeting_ids: set[str]) -> Any:
+def vector_filter(meeting_ids: set[str] | None, level: int) -> Any:
+    """The Chroma ``where`` for these meetings (None: all) at or below a clearance level."""
     from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-    return MetadataFilters(
-        filters=[
+    conditions = []
+    if meeting_ids is not None:
+        conditions.append(
             MetadataFilter(key="meeting_id", value=sorted(meeting_ids), operator=FilterOperator.IN)
-        ]
-    )
+        )
+    if level < HIGHEST:
+        conditions.append(
+            MetadataFilter(key="marking_level", value=level, operator=FilterOperator.LTE)
+        )
+    return MetadataFilters(filters=conditions) if conditions else None
 
 
 def relax_kinds(filters: Filters) -> Filters:

@@ -33,12 +33,6 @@ MONTH_WORDS = frozenset(
     """january february march april may june july august september october november
     december""".split()
 )
-INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompt|rules|above)\b"
-    r"|\byou are (now )?(an? )?(ai|assistant|model|chatbot)\b|\bsystem prompt\b"
-    r"|\b(answer|respond|reply|say) (only |always )?(that|with)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -70,15 +64,16 @@ def _worded(spans: list[Span]) -> list[Sentence]:
 
 
 def passage_sentences(passage: Passage) -> list[Sentence]:
-    """The passage's sentences with offsets into the meeting text, without the item heading
-    and without instruction-like text (minutes are data, never instructions)."""
+    """The passage's sentences with offsets into the meeting text, without the item heading.
+    Every sentence is kept: minutes are data by construction (fenced in the prompt, verified
+    against the source), so none is dropped for how it reads."""
     heading = heading_pattern(passage).match(passage.text)
     body_start = passage.start + (heading.end() if heading else 0)
     found = []
     for sentence in _split(passage):
         if sentence.start < body_start:
             sentence = trimmed(sentence, body_start)
-        if sentence and not is_instruction_like(sentence.text):
+        if sentence:
             found.append(sentence)
     return found
 
@@ -146,11 +141,16 @@ def key_terms(text: str) -> set[str]:
     return {t for t in terms(text) if t not in generic and len(t) > 1}
 
 
-def is_instruction_like(text: str) -> bool:
-    """Text in minutes that addresses a model. It is data, never an instruction, so it is
-    kept out of what the model reads and out of extractive answers."""
-    return bool(INSTRUCTION_LIKE.search(text))
-
-
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~])")
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+
+
+def inert_markdown(text: str) -> str:
+    """Minutes text for a Markdown document: every character Markdown would act on escaped,
+    so a link, image or HTML tag in the minutes shows as the text it is; citation markers
+    "[n]" stay readable."""
+    return _ESCAPED_MARKER.sub(r"[\1]", _MARKDOWN_SPECIAL.sub(r"\\\1", text))

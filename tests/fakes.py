@@ -24,10 +24,12 @@ class FakeLLM:
     Otherwise it plays a grounded reader over the last user message, which it expects in the
     answer engine's format::
 
+        <minutes n=1>
         [1] <meeting title> — <YYYY-MM-DD> — <item number>. <heading>
         <passage text>
+        </minutes n=1>
 
-        [2] ...
+        <minutes n=2> ...
 
         Question: <question>
 
@@ -84,7 +86,9 @@ def parse_prompt(prompt: str) -> tuple[str, list[tuple[int, str]]]:
     passages: list[tuple[int, list[str]]] = []
     in_passage = False
     for line in prompt.splitlines():
-        if header := _PASSAGE_HEADER.match(line):
+        if line.startswith(("<minutes n=", "</minutes n=")):  # the fence around a passage
+            in_passage = False
+        elif header := _PASSAGE_HEADER.match(line):
             passages.append((int(header.group(1)), []))
             in_passage = True
         elif line.startswith("Question:"):

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from tests.conftest import NPG_QUESTION, make_settings
-from web.auth import hash_password, new_token
+from web.auth import MIN_ITERATIONS, hash_password, new_token
 
 USER, PASSWORD = "alice", "a-secret"
 WAIT = 180
@@ -59,13 +59,19 @@ def server(api_settings: Settings, token_line: tuple[str, str]) -> Iterator[str]
     api_settings.data_dir.mkdir(parents=True, exist_ok=True)
     auth = api_settings.data_dir / "users.txt"
     # Few PBKDF2 rounds keep the test quick; the format and the check are the real ones.
-    auth.write_text(f"{USER}:{hash_password(PASSWORD, 1000)}\n{token_line[1]}\n")
+    # The user is cleared for the OFFICIAL-SENSITIVE item 7 of 28 January 2025; the token
+    # holder is not (OFFICIAL by default).
+    password_line = f"{USER}:{hash_password(PASSWORD, MIN_ITERATIONS)}:OFFICIAL-SENSITIVE"
+    auth.write_text(f"{password_line}\n{token_line[1]}\n")
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("QUORUM_")}
     env.update(
         QUORUM_DATA_DIR=str(api_settings.data_dir),
         QUORUM_INDEX=str(api_settings.index_path),
         QUORUM_LLM="extractive",
+        # The refusal tests send many wrong passwords from this one address; the throttle
+        # that would then lock the address out is tested in tests/test_app.py.
+        QUORUM_LOGIN_ATTEMPTS="1000",
     )
     log_path = api_settings.data_dir / "serve.log"
     with log_path.open("w") as log:
@@ -152,7 +158,9 @@ def test_briefings_as_markdown_word_and_since_a_date(client: httpx.Client):
     meeting = next(m for m in client.get("/api/v1/meetings").json() if m["date"] == "2025-01-28")
     markdown = client.post("/api/v1/briefings", json={"kind": "meeting", "target": meeting["id"]})
     assert markdown.headers["content-type"].startswith("text/markdown")
-    assert markdown.text.startswith("# Briefing: ") and "## References" in markdown.text
+    # It quotes the OFFICIAL-SENSITIVE item 7, so the marking heads the note.
+    top = "**OFFICIAL SENSITIVE - OPERATIONAL**\n\n# Briefing: "
+    assert markdown.text.startswith(top) and "## References" in markdown.text
     word = client.post(
         "/api/v1/briefings", json={"kind": "topic", "target": "prevention", "format": "docx"}
     )

@@ -156,21 +156,49 @@ def test_copies_of_uploads_that_did_not_become_meetings_are_removed(tmp_path):
     assert render.file_outcome(report.failed[0]) == "b.txt: empty file"
 
 
+FEW = auth.MIN_ITERATIONS  # the fewest PBKDF2 rounds an auth file may use: quick for tests
+
+
 def test_passwords_verify_only_against_their_own_hash():
-    encoded = auth.hash_password("correct horse", iterations=1_000)
+    encoded = auth.hash_password("correct horse", iterations=FEW)
     assert auth.verify_password("correct horse", encoded)
     assert not auth.verify_password("correct horsE", encoded)
-    assert encoded != auth.hash_password("correct horse", iterations=1_000)
+    assert encoded != auth.hash_password("correct horse", iterations=FEW)
 
 
 def test_login_checks_users_from_the_auth_file(tmp_path):
     users_file = tmp_path / "users.txt"
-    alice = auth.hash_password("a-secret", iterations=1_000)
+    alice = auth.hash_password("a-secret", iterations=FEW)
     users_file.write_text(f"# Quorum users\n\nalice:{alice}\n")
-    check = auth.password_checker(auth.load_users(users_file))
-    assert check("alice", "a-secret")
-    assert not check("alice", "wrong")
-    assert not check("mallory", "a-secret")
+    accounts = auth.Accounts.from_file(users_file, "TOP-SECRET")
+    assert accounts.authenticate("alice", "a-secret") == auth.User("alice", "OFFICIAL")
+    assert accounts.authenticate("alice", "wrong") is None
+    assert accounts.authenticate("mallory", "a-secret") is None
+
+
+def test_clearance_is_official_unless_granted_and_never_above_the_server(tmp_path):
+    users_file = tmp_path / "users.txt"
+    secret = auth.hash_password("pw", iterations=FEW)
+    users_file.write_text(f"old:{secret}\nos:{secret}:OFFICIAL-SENSITIVE\nts:{secret}:TOP-SECRET\n")
+    accounts = auth.Accounts.from_file(users_file, "SECRET")
+    assert [accounts.authenticate(u, "pw").clearance for u in ("old", "os", "ts")] == [
+        "OFFICIAL",
+        "OFFICIAL-SENSITIVE",
+        "SECRET",
+    ]
+    assert accounts.clearance_of("nobody") == "OFFICIAL"
+
+
+def test_failed_logins_are_throttled_per_user_and_per_address(tmp_path):
+    users_file = tmp_path / "users.txt"
+    secret = auth.hash_password("pw", iterations=FEW)
+    users_file.write_text(f"alice:{secret}\nbob:{secret}\n")
+    accounts = auth.Accounts.from_file(users_file, "TOP-SECRET", attempts=3)
+    for _ in range(3):
+        assert accounts.authenticate("alice", "guess", "10.0.0.9") is None
+    assert accounts.authenticate("alice", "pw", "10.0.0.1") is None  # the user is locked
+    assert accounts.authenticate("bob", "pw", "10.0.0.9") is None  # so is the address
+    assert accounts.authenticate("bob", "pw", "10.0.0.1") == auth.User("bob", "OFFICIAL")
 
 
 @pytest.mark.parametrize(
@@ -178,6 +206,8 @@ def test_login_checks_users_from_the_auth_file(tmp_path):
     [
         ("alice:plaintext\n", "users.txt:1: expected USER:pbkdf2_sha256"),
         ("# nobody\n", "no users"),
+        ("alice:pbkdf2_sha256$0$00$00\n", "users.txt:1: 0 PBKDF2 iterations is too few"),
+        (f"alice:{auth.hash_password('x', FEW)}:SUPERUSER\n", "unknown clearance 'SUPERUSER'"),
     ],
 )
 def test_a_malformed_auth_file_is_named(tmp_path, content, problem):
@@ -192,7 +222,13 @@ def test_hash_password_command_prints_a_line_the_app_accepts(tmp_path, monkeypat
     assert main(["hash-password", "alice"]) == 0
     users_file = tmp_path / "users.txt"
     users_file.write_text(capsys.readouterr().out)
-    assert auth.password_checker(auth.load_users(users_file))("alice", "a-secret")
+    accounts = auth.Accounts.from_file(users_file, "TOP-SECRET")
+    assert accounts.authenticate("alice", "a-secret") == auth.User("alice", "OFFICIAL")
+    monkeypatch.setattr("sys.stdin", io.StringIO("b-secret\n"))
+    assert main(["hash-password", "bob", "--grant", "OFFICIAL-SENSITIVE"]) == 0
+    users_file.write_text(capsys.readouterr().out)
+    accounts = auth.Accounts.from_file(users_file, "TOP-SECRET")
+    assert accounts.authenticate("bob", "b-secret").clearance == "OFFICIAL-SENSITIVE"
 
 
 def test_serve_binds_to_this_machine_unless_told_otherwise(monkeypatch):

@@ -32,10 +32,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
+from index.store import IndexStore
 from rag.answer import ABSTAIN
 from rag.watch import Watchlist
 from tests.conftest import NPG_QUESTION, make_settings
-from web.auth import hash_password
+from tests.test_markings import assert_nothing_of
+from web.auth import MIN_ITERATIONS, hash_password
 
 pytestmark = pytest.mark.browser
 
@@ -185,7 +187,9 @@ def test_meeting_briefing_previews_and_downloads(page: WebDriver, downloads: Pat
 
     page.find_element(By.ID, "brief-md").click()
     markdown = until(page, lambda d: finished_downloads(downloads, ".md"))[0]
-    assert markdown.read_text(encoding="utf-8").startswith("# Briefing: 1:1 PCC")
+    lines = markdown.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == lines[-1] == "**OFFICIAL SENSITIVE - OPERATIONAL**"  # item 7 is quoted
+    assert lines[2].startswith("# Briefing: 1:1 PCC")
 
     page.find_element(By.ID, "brief-docx").click()
     word = until(page, lambda d: finished_downloads(downloads, ".docx"))[0]
@@ -197,7 +201,7 @@ def test_an_auth_file_puts_the_app_behind_a_login(
     browser: WebDriver, app_settings: Settings, tmp_path: Path
 ):
     auth = tmp_path / "users.txt"
-    auth.write_text(f"alice:{hash_password('a-secret', iterations=1_000)}\n")
+    auth.write_text(f"alice:{hash_password('a-secret', iterations=MIN_ITERATIONS)}\n")
     with running_app(app_settings, "--auth", str(auth)) as url:
         browser.get(url)
         log_in(browser, "alice", "not-the-password")
@@ -207,6 +211,78 @@ def test_an_auth_file_puts_the_app_behind_a_login(
         log_in(browser, "alice", "a-secret")
         summary = until(browser, lambda d: d.find_element(By.ID, "archive-summary").text)
         assert "3 meetings" in summary
+
+
+def test_a_user_without_clearance_sees_no_text_of_the_marked_item_anywhere(
+    browser: WebDriver, app_settings: Settings, tmp_path: Path
+):
+    """bob (OFFICIAL, the default) asks about item 7 of 28 January 2025, which is marked
+    Official Sensitive: nothing of it in the answer, sources, searched list, briefing,
+    register or meetings view; carol, cleared OFFICIAL-SENSITIVE, sees it cited."""
+    meeting = next(m for m in IndexStore(app_settings).catalog.meetings() if m.date == "2025-01-28")
+    secret = hash_password("pw", iterations=MIN_ITERATIONS)
+    auth = tmp_path / "users.txt"
+    auth.write_text(f"bob:{secret}\ncarol:{secret}:OFFICIAL-SENSITIVE\n")
+    with running_app(app_settings, "--auth", str(auth)) as url:
+        browser.get(url)
+        log_in(browser, "bob", "pw")
+        until(browser, lambda d: "meetings" in d.find_element(By.ID, "archive-summary").text)
+        ask(browser, NPG_QUESTION)
+        seen = [browser.find_element(By.ID, "answer").text]
+        seen += [label.text for label in source_labels(browser)]
+        screenshot(browser, "08-uncleared-ask")
+
+        open_tab(browser, "Briefings")
+        browser.find_element(By.CSS_SELECTOR, "#brief-meeting input").click()
+        until(
+            browser,
+            lambda d: d.find_element(
+                By.XPATH, "//ul[@role='listbox']/li[contains(., '2025-01-28')]"
+            ),
+        ).click()
+        browser.find_element(By.ID, "brief-button").click()
+        until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#brief-preview h3"))
+        seen.append(browser.find_element(By.ID, "brief-preview").text)
+
+        open_tab(browser, "Register")
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#register-table div[role=row]"))
+        seen.append(browser.find_element(By.ID, "register-table").text)
+
+        open_tab(browser, "Meetings")
+        browser.find_element(By.CSS_SELECTOR, "#meeting-pick input").click()
+        until(
+            browser,
+            lambda d: d.find_element(
+                By.XPATH, "//ul[@role='listbox']/li[contains(., '2025-01-28')]"
+            ),
+        ).click()
+        until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#meeting-view h3"))
+        for summary in browser.find_elements(By.CSS_SELECTOR, "#meeting-view summary"):
+            summary.click()
+        seen.append(browser.find_element(By.ID, "meeting-view").text)
+        screenshot(browser, "09-uncleared-meeting-view")
+        seen.append(browser.page_source)
+        everything = "\n".join(seen)
+        assert "8. Responding to the Public" in everything  # the rest is there
+        assert_nothing_of(meeting.item("7"), everything)
+
+        browser.delete_all_cookies()
+        browser.get(url)
+        log_in(browser, "carol", "pw")
+        until(browser, lambda d: "meetings" in d.find_element(By.ID, "archive-summary").text)
+        ask(browser, NPG_QUESTION)
+        labels = [label.text for label in source_labels(browser)]
+        assert any("7. Neighbourhood Policing Guarantee" in text for text in labels), labels
+
+
+def test_monitoring_is_off_and_the_servers_files_are_private(server: str, app_settings: Settings):
+    for path in ("gradio_api/monitoring", "gradio_api/monitoring/summary", "monitoring"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server + path, timeout=30)
+        assert refused.value.code in (403, 404), path
+    index = app_settings.index_path
+    assert index.stat().st_mode & 0o077 == 0
+    assert (index / "catalog.sqlite").stat().st_mode & 0o077 == 0
 
 
 # ---------------------------------------------------------------- helpers

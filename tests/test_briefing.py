@@ -24,7 +24,7 @@ from rag.briefing.render import reference, render_markdown
 from rag.claims import figures, names
 from rag.docx_export import write_docx
 from rag.retrieve import HybridRetriever
-from rag.text import normalise
+from rag.text import inert_markdown, normalise
 from tests.conftest import make_settings
 from tests.fakes import FakeLLM
 
@@ -223,12 +223,14 @@ def prevention_citation(briefing: Briefing) -> int:
 def test_markdown_lists_sections_bullets_and_references(sample_index, retriever, meetings):
     briefing = BriefingEngine(sample_index, retriever).meeting_briefing(meetings["2025-01-28"])
     text = render_markdown(briefing)
-    assert text.startswith(f"# {briefing.title}\n")
+    marking = "**OFFICIAL SENSITIVE - OPERATIONAL**"  # item 7 is quoted
+    assert text.startswith(f"{marking}\n\n# {briefing.title}\n")
+    assert text.endswith(f"\n{marking}\n")
     for section in briefing.sections:
-        assert f"\n## {section.heading}\n" in text
-        assert all(f"- {b.text}" in text for b in section.bullets)
+        assert f"\n## {inert_markdown(section.heading)}\n" in text
+        assert all(f"- {inert_markdown(b.text)}" in text for b in section.bullets)
     references = re.findall(r"^- (\[\d+\] .*)$", text.split("## References")[1], re.M)
-    assert references == [reference(c) for c in briefing.citations]
+    assert references == [inert_markdown(reference(c)) for c in briefing.citations]
     assert references[0].startswith(
         "[1] 1:1 PCC John Tizard & CC Trevor Rodenhurst — 2025-01-28 — "
     )
@@ -301,7 +303,10 @@ def test_cli_brief_meeting_prints_markdown_and_refuses_docx_without_a_file(sampl
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert out.startswith("# Briefing: 1:1 PCC John Tizard & CC Trevor Rodenhurst — 2025-01-28\n")
+    assert out.startswith(
+        "**OFFICIAL SENSITIVE - OPERATIONAL**\n\n"
+        "# Briefing: 1:1 PCC John Tizard & CC Trevor Rodenhurst — 2025-01-28\n"
+    )
     assert "\n## 7. Neighbourhood Policing Guarantee\n" in out
     assert "- Develop an action plan for addressing the findings in the PEEL report [" in out
     assert "\n## References\n" in out

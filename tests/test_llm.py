@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +236,51 @@ def test_local_engine_listens_on_no_tcp_port(local_llm: LocalLLM) -> None:
     assert address.startswith("unix://")
     socket_path = Path(address.removeprefix("unix://"))
     assert socket_path.parent.stat().st_mode & 0o077 == 0
+
+
+class _OneAtATimeProbe:
+    """Stands in for the llama.cpp server object (the real one needs the slow model): it
+    records how many generations run at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.guard = threading.Lock()
+
+    def handle_chat_completions(self, request, on_chunk=None):
+        with self.guard:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.2)
+        with self.guard:
+            self.running -= 1
+        reply = {"choices": [{"message": {"content": "ok"}, "delta": {"content": "ok"}}]}
+        if on_chunk:
+            on_chunk(reply)
+        return reply
+
+
+def test_the_local_model_never_runs_two_generations_at_once(tmp_path):
+    llm = LocalLLM(SMALL, tmp_path, n_ctx=1024, n_threads=2)
+    probe = _OneAtATimeProbe()
+    llm._server = probe
+    messages = [{"role": "user", "content": "hello"}]
+    jobs = [lambda: "".join(llm.stream(messages, max_tokens=4))] * 3
+    jobs += [lambda: llm.complete(messages, max_tokens=4)] * 3
+    threads = [threading.Thread(target=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert probe.most == 1
+
+
+def test_a_question_too_long_for_the_models_context_is_a_named_error(settings):
+    from core.errors import UsageError
+    from rag.backends.chat import ChatBackend
+
+    small = settings.with_overrides(n_ctx=512, llm="fake")
+    backend = ChatBackend(FakeLLM(), small)
+    with pytest.raises(UsageError, match="question is too long for the model's context"):
+        backend.draft_answer("why " * 600, [])
+    assert backend.answer_budget("What did we agree?") <= small.context_tokens

@@ -104,18 +104,18 @@ def test_csv_round_trips_every_field(register):
     assert any(row["text"] == multiline.text for row in rows)
 
 
-def test_markdown_has_one_row_per_entry_and_escapes_pipes(register):
-    piped = register[0].model_copy(update={"text": "a | b\nc"})
+def test_markdown_has_one_row_per_entry_and_escapes_pipes_and_links(register):
+    piped = register[0].model_copy(update={"text": "a | b\nc [x](http://e.example) <i>"})
     lines = render_register([piped, *register[1:]], "md").splitlines()
-    assert lines[0].startswith("| Date | Item | Kind | Owner |")
+    assert lines[0].startswith("| Date | Item | Marking | Kind | Owner |")
     assert len(lines) == 2 + len(register)
-    assert "a \\| b c" in lines[2]
-    assert "Alex House (AH)" in next(line for line in lines if "a meeting with AH" in line)
+    assert "a \\| b c \\[x\\]\\(http://e.example\\) \\<i\\>" in lines[2]
+    assert "Alex House \\(AH\\)" in next(line for line in lines if "a meeting with AH" in line)
 
 
 def test_table_wraps_text_and_rejects_unknown_formats(register):
     table = render_register(register, "table")
-    assert table.splitlines()[0].split()[:3] == ["Date", "Item", "Kind"]
+    assert table.splitlines()[0].split()[:4] == ["Date", "Item", "Marking", "Kind"]
     assert "Trevor Rodenhurst (CC)" in table
     assert "2024-09-02" in table and "2025-01-28" in table
     with pytest.raises(QuorumError, match="unknown register format"):

@@ -33,7 +33,6 @@ from core.errors import (
     UsageError,
 )
 from index.models import Meeting
-from rag.answer import AnswerEngine
 from rag.backends import backend_names
 from rag.briefing.models import Briefing
 from rag.briefing.render import render_markdown
@@ -164,9 +163,10 @@ def build_api(services: Services, accounts: Accounts | None) -> FastAPI:
 
 
 def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> APIRouter:
+    cleared = Depends(signed_in(accounts, services))  # the caller's clearance
     router = APIRouter(
         prefix=PREFIX,
-        dependencies=[Depends(signed_in(accounts))],
+        dependencies=[Depends(signed_in(accounts, services))],
         responses=ERRORS,
         route_class=JsonBodyRoute,
     )
@@ -188,20 +188,20 @@ def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> A
         )
 
     @router.post("/ask", response_model=Answer, summary="Answer a question, with citations")
-    def ask(request: AskRequest) -> Answer:
+    def ask(request: AskRequest, clearance: str = cleared) -> Answer:
         filters = request_filters(request)
         with services.exclusive():
-            engine = chosen_engine(services, request.backend)
+            engine = services.engine(chosen_backend(services, request.backend), clearance)
             *_, answer = stream_answer(engine, request.question, filters)
         return answer
 
     @router.get("/meetings", response_model=list[MeetingSummary], summary="Indexed meetings")
-    def meetings() -> list[MeetingSummary]:
-        return [meeting_summary(m) for m in services.meetings()]
+    def meetings(clearance: str = cleared) -> list[MeetingSummary]:
+        return [meeting_summary(m) for m in services.meetings(clearance)]
 
     @router.get("/meetings/{meeting_id}", response_model=Meeting, summary="One parsed meeting")
-    def meeting(meeting_id: str) -> Meeting:
-        return services.meeting(meeting_id)
+    def meeting(meeting_id: str, clearance: str = cleared) -> Meeting:
+        return services.meeting(meeting_id, clearance)
 
     @router.get("/register", response_model=list[RegisterEntry], summary="Decisions and actions")
     def register(
@@ -210,9 +210,10 @@ def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> A
             str | None, Query(max_length=200, description="Initials, role (CC) or part of a name.")
         ] = None,
         status: Annotated[Status | None, Query(description="Only this status.")] = None,
+        clearance: str = cleared,
     ) -> list[RegisterEntry]:
         return filter_register(
-            services.register(),
+            services.register(clearance),
             since=since.isoformat() if since else None,
             owner=owner.strip() or None if owner else None,
             status=status,
@@ -224,12 +225,18 @@ def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> A
         response_model=Briefing,
         responses={200: {"content": {MARKDOWN.split(";")[0]: {}, DOCX: {}}}},
     )
-    def briefing(request: BriefingRequest) -> Response:
+    def briefing(request: BriefingRequest, clearance: str = cleared) -> Response:
         backend = chosen_backend(services, request.backend)
         meeting_id = request.target if request.kind == "meeting" else None
         with services.exclusive():
             made = make_briefing(
-                services, backend, request.kind, meeting_id, request.target, request.target
+                services,
+                backend,
+                request.kind,
+                meeting_id,
+                request.target,
+                request.target,
+                clearance,
             )
         return briefing_response(services, made, request.format)
 
@@ -262,31 +269,34 @@ def api_router(services: Services, accounts: Accounts | None, app: FastAPI) -> A
         since: Annotated[
             Date | None, Query(description="Entries found on or after this date.")
         ] = None,
+        clearance: str = cleared,
     ) -> list[DigestEntry]:
-        return services.watchlist.entries(since.isoformat() if since else None)
+        return services.digest(since.isoformat() if since else None, clearance)
 
     return router
 
 
-def signed_in(accounts: Accounts | None):
-    """The dependency every route takes: with an auth file, the caller must prove who they are.
+def signed_in(accounts: Accounts | None, services: Services):
+    """The dependency every route takes: with an auth file, the caller must prove who they are;
+    it gives the clearance they read with (the server's own without an auth file).
     (HTTPBasic and HTTPBearer are declared so /openapi.json documents both schemes.)"""
 
     def user(
         request: Request,
         _basic: Annotated[Any, Depends(BASIC)],
         _bearer: Annotated[Any, Depends(BEARER)],
-    ) -> str | None:
+    ) -> str:
         if accounts is None:
-            return None
-        who = identify(request.headers.get("authorization"), accounts)
+            return services.settings.clearance
+        address = request.client.host if request.client else ""
+        who = identify(request.headers.get("authorization"), accounts, address)
         if who is None:
             raise HTTPException(
                 401,
                 "sign in: HTTP Basic with your user and password, or a bearer token",
                 headers={"WWW-Authenticate": 'Basic realm="Quorum", charset="UTF-8"'},
             )
-        return who
+        return who.clearance
 
     return user
 
@@ -297,10 +307,6 @@ def chosen_backend(services: Services, name: str | None) -> str:
     if name not in backend_names():
         raise UsageError(f"unknown backend {name!r}: use one of {', '.join(backend_names())}")
     return name
-
-
-def chosen_engine(services: Services, name: str | None) -> AnswerEngine:
-    return services.engine(chosen_backend(services, name))
 
 
 def request_filters(request: AskRequest) -> Filters:

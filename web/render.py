@@ -19,6 +19,7 @@ REGISTER_COLUMNS = [
     "Date",
     "Meeting",
     "Item",
+    "Marking",
     "Kind",
     "Owner",
     "Due",
@@ -190,6 +191,7 @@ def register_rows(entries: list[RegisterEntry]) -> dict[str, object]:
             e.meeting_date or "undated",
             e.meeting_title,
             e.item,
+            e.marking or "",
             e.kind,
             owner_label(e),
             e.due or "",
@@ -202,10 +204,18 @@ def register_rows(entries: list[RegisterEntry]) -> dict[str, object]:
     return {"headers": REGISTER_COLUMNS, "data": rows}
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^/\s:'\"]+/)+([^/\s:'\"]+)")
+
+
+def without_paths(message: str) -> str:
+    """A message with every absolute path cut to its last part: the server's folders are not
+    a browser's business."""
+    return _ABSOLUTE_PATH.sub(r"\1", message)
+
+
 def file_outcome(result: FileResult) -> str:
-    """ "empty.txt: empty file" — the file by name (the server's folders are not the user's
-    business) and what happened to it."""
-    detail = result.detail.removeprefix(f"{result.path}: ")
+    """ "empty.txt: empty file" — the file by name and what happened to it."""
+    detail = without_paths(result.detail.removeprefix(f"{result.path}: "))
     name = Path(result.path).name
     return f"{name}: {detail}" if detail else name
 

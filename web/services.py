@@ -10,21 +10,24 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 from core.errors import NotFoundError, UsageError
+from core.markings import clearance_level, marking_level
 from core.settings import Settings
 from index.ingest import Ingestor, IngestReport, Progress
 from index.models import AgendaItem, Meeting
 from index.store import IndexStore
 from rag.answer import AnswerEngine
+from rag.backends.base import Backend
 from rag.briefing.engine import BriefingEngine
 from rag.briefing.models import Briefing
+from rag.filters import iso_day
 from rag.models import Answer, Citation, Filters
 from rag.register import RegisterEntry, build_register
 from rag.retrieve import HybridRetriever
 from rag.watch import DigestEntry, Watchlist, new_meeting_ids, record_new_meetings
+from web.auth import Accounts
 
 
 class Services:
@@ -35,16 +38,30 @@ class Services:
     never runs two jobs at once.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, accounts: Accounts | None = None) -> None:
         self.settings = settings
+        self.accounts = accounts
         self.retriever = HybridRetriever(settings, IndexStore(settings))
         self.ingestor = Ingestor(settings, self.retriever.embedder)
         self.watchlist = Watchlist(settings.index_path)
         self._engine_lock = threading.Lock()
         self._exports = tempfile.TemporaryDirectory(prefix="quorum-exports-")  # gone at exit
-        self._engines: dict[str, AnswerEngine] = {}
-        self._briefers: dict[str, BriefingEngine] = {}
-        self._register: tuple[int, list[RegisterEntry]] = (-1, [])
+        self._retrievers: dict[str, HybridRetriever] = {settings.clearance: self.retriever}
+        self._backends: dict[str, Backend] = {}
+        self._engines: dict[tuple[str, str], AnswerEngine] = {}
+        self._briefers: dict[tuple[str, str], BriefingEngine] = {}
+        self._registers: dict[str, tuple[int, list[RegisterEntry]]] = {}
+
+    def clearance(self, user: str | None) -> str:
+        """What a signed-in user may see; without --auth, the server's own clearance."""
+        return self.accounts.clearance_of(user) if self.accounts else self.settings.clearance
+
+    def retriever_for(self, clearance: str | None = None) -> HybridRetriever:
+        """The index as one clearance sees it (one retriever per level, sharing the embedder)."""
+        clearance = clearance or self.settings.clearance
+        if clearance not in self._retrievers:
+            self._retrievers[clearance] = self.retriever.cleared(clearance)
+        return self._retrievers[clearance]
 
     @property
     def uploads(self) -> Path:
@@ -54,22 +71,20 @@ class Services:
         """Load the embedder, BM25 and the configured backend's model before the first user."""
         self.engine(self.settings.llm)
 
-    def engine(self, backend: str) -> AnswerEngine:
-        """One engine per backend, all on one retriever; each warms up once, on first use."""
-        if backend not in self._engines:
-            engine = AnswerEngine(self.settings.with_overrides(llm=backend), self.retriever)
-            engine.warm_up()
-            self._engines[backend] = engine
-        return self._engines[backend]
-
-    def briefer(self, backend: str) -> BriefingEngine:
-        """A briefing engine on the same retriever and the same loaded model as the answers."""
-        if backend not in self._briefers:
-            engine = self.engine(backend)
-            self._briefers[backend] = BriefingEngine(
-                engine.settings, self.retriever, engine.backend
+    def engine(self, backend: str, clearance: str | None = None) -> AnswerEngine:
+        """One engine per backend and clearance; all clearances share one loaded model, and
+        each engine warms up once, on first use."""
+        clearance = clearance or self.settings.clearance
+        key = (backend, clearance)
+        if key not in self._engines:
+            settings = self.settings.with_overrides(llm=backend, clearance=clearance)
+            engine = AnswerEngine(
+                settings, self.retriever_for(clearance), self._backends.get(backend)
             )
-        return self._briefers[backend]
+            engine.warm_up()
+            self._backends[backend] = engine.backend
+            self._engines[key] = engine
+        return self._engines[key]
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -89,18 +104,39 @@ class Services:
             )
         return report, entries
 
-    def meetings(self) -> list[Meeting]:
-        return self.retriever.meetings()
+    def digest(self, since: str | None, clearance: str | None = None) -> list[DigestEntry]:
+        """Watch digest entries found since a date, less any that quote minutes marked above
+        ``clearance``."""
+        ceiling = clearance_level(clearance or self.settings.clearance)
+        return [
+            entry
+            for entry in self.watchlist.entries(since)
+            if all(marking_level(quote.marking) <= ceiling for quote in entry.quotes)
+        ]
 
-    def meeting(self, meeting_id: str) -> Meeting:
-        return self.retriever.meeting(meeting_id)
+    def briefer(self, backend: str, clearance: str | None = None) -> BriefingEngine:
+        """A briefing engine on the same retriever and the same loaded model as the answers."""
+        engine = self.engine(backend, clearance)
+        key = (backend, engine.settings.clearance)
+        if key not in self._briefers:
+            self._briefers[key] = BriefingEngine(engine.settings, engine.retriever, engine.backend)
+        return self._briefers[key]
 
-    def register(self) -> list[RegisterEntry]:
-        """The register, rebuilt only when the index changed since the last build."""
+    def meetings(self, clearance: str | None = None) -> list[Meeting]:
+        return self.retriever_for(clearance).meetings()
+
+    def meeting(self, meeting_id: str, clearance: str | None = None) -> Meeting:
+        return self.retriever_for(clearance).meeting(meeting_id)
+
+    def register(self, clearance: str | None = None) -> list[RegisterEntry]:
+        """The register a clearance may see, rebuilt only when the index changed."""
+        clearance = clearance or self.settings.clearance
         generation = self.retriever.store.catalog.generation
-        if self._register[0] != generation:
-            self._register = (generation, build_register(self.meetings()))
-        return self._register[1]
+        built, entries = self._registers.get(clearance, (-1, []))
+        if built != generation:
+            entries = build_register(self.meetings(clearance))
+            self._registers[clearance] = (generation, entries)
+        return entries
 
     def export_path(self, name: str) -> Path:
         """Where to write a download: its own folder, so concurrent exports never overwrite."""
@@ -110,16 +146,6 @@ class Services:
         path = self.export_path(name)
         path.write_text(text, encoding="utf-8")
         return path
-
-
-def iso_day(value: str | None, field: str) -> str | None:
-    """A date field's value as YYYY-MM-DD, or None when it is empty."""
-    if not value or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip()).isoformat()
-    except ValueError:
-        raise UsageError(f"{field}: {value.strip()!r} is not a date (YYYY-MM-DD)") from None
 
 
 def form_filters(date_from: str | None, date_to: str | None, kinds: list[str] | None) -> Filters:
@@ -173,7 +199,13 @@ def cited_item(meetings: list[Meeting], citation: Citation) -> tuple[Meeting, Ag
 
 
 def make_briefing(
-    services: Services, backend: str, kind: str, meeting_id: str | None, topic: str, of_kind: str
+    services: Services,
+    backend: str,
+    kind: str,
+    meeting_id: str | None,
+    topic: str,
+    of_kind: str,
+    clearance: str | None = None,
 ) -> Briefing:
     """The briefing the form asks for: of one meeting, of a topic, or since the last meeting."""
     targets = {"meeting": meeting_id, "topic": topic, "since": of_kind}
@@ -181,8 +213,8 @@ def make_briefing(
         raise UsageError(
             f"choose what to brief on ({'the meeting' if kind == 'meeting' else kind})"
         )
-    target = services.meeting(meeting_id) if kind == "meeting" else targets[kind]
-    return services.briefer(backend).brief(kind, target)
+    target = services.meeting(meeting_id, clearance) if kind == "meeting" else targets[kind]
+    return services.briefer(backend, clearance).brief(kind, target)
 
 
 def copy_upload(path: Path, uploads: Path) -> Path:

@@ -12,13 +12,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import contextlib
+import contextvars
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 
-from core.errors import QuorumError
+from core.errors import ConfigError, QuorumError
 from core.settings import Settings
 from index.readers import SUPPORTED_SUFFIXES
 from rag.backends import backend_names
@@ -29,7 +30,7 @@ from rag.models import Answer
 from rag.register import STATUSES, filter_register, render_register
 from rag.watch import digest_briefing
 from web.api import build_api
-from web.auth import load_accounts, password_checker
+from web.auth import Accounts
 from web.render import (
     MEETING_COLUMNS,
     REGISTER_COLUMNS,
@@ -46,6 +47,7 @@ from web.render import (
     meeting_rows,
     quoted_item_html,
     register_rows,
+    without_paths,
 )
 from web.services import (
     Services,
@@ -65,7 +67,7 @@ EXAMPLES = [
     "What actions came out of the HMICFRS PEEL report?",
 ]
 ENGINE_QUEUE = "engine"  # answers, uploads and briefings share one worker: one model, 2 cores
-QUEUE_SIZE = 16
+QUEUE_SIZE = 64  # events waiting at once: 20 users each with a few tabs busy
 MAX_UPLOAD = "25mb"
 ANY_STATUS = "any"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -98,7 +100,7 @@ def shown_to_user() -> Iterator[None]:
     try:
         yield
     except QuorumError as exc:
-        raise gr.Error(esc(str(exc))) from None
+        raise gr.Error(esc(without_paths(str(exc)))) from None
 
 
 def build_app(services: Services) -> gr.Blocks:
@@ -127,8 +129,8 @@ def build_app(services: Services) -> gr.Blocks:
             brief_meeting,
         ]
 
-        def refresh_archive_views() -> tuple:
-            meetings = services.meetings()
+        def refresh_archive_views(request: gr.Request) -> tuple:
+            meetings = services.meetings(clearance_of(services, request))
             kinds = gr.update(choices=sorted({m.kind for m in meetings}))
             choices = gr.update(choices=[(meeting_label(m), m.id) for m in meetings])
             rows = meeting_rows(meetings)
@@ -137,6 +139,11 @@ def build_app(services: Services) -> gr.Blocks:
         demo.load(refresh_archive_views, outputs=archive_views, api_visibility="private")
         upload_button.then(refresh_archive_views, outputs=archive_views, api_visibility="private")
     return demo
+
+
+def clearance_of(services: Services, request: gr.Request | None) -> str:
+    """The clearance of whoever sent this request (the server's own without --auth)."""
+    return services.clearance(getattr(request, "username", None))
 
 
 def default_backend(services: Services) -> str:
@@ -176,13 +183,15 @@ def ask_tab(services: Services) -> gr.Dropdown:
         with gr.Column(scale=3):
             citation_view = gr.HTML(elem_id="citation", padding=True)
 
-    def ask(question_text: str, backend_name: str, start, end, kind_list) -> Iterator[tuple]:
+    def ask(
+        question_text: str, backend_name: str, start, end, kind_list, request: gr.Request
+    ) -> Iterator[tuple]:
         if not question_text.strip():
             raise gr.Error("Type a question first.")
         with shown_to_user():
             filters = form_filters(start, end, kind_list)
             with services.exclusive():
-                engine = services.engine(backend_name)
+                engine = services.engine(backend_name, clearance_of(services, request))
                 for update in stream_answer(engine, question_text, filters):
                     if isinstance(update, str):
                         yield draft_html(update), gr.update(visible=False), None, ""
@@ -193,12 +202,13 @@ def ask_tab(services: Services) -> gr.Dropdown:
                         )
                         yield answer_html(update), sources_update, update, ""
 
-    def open_citation(n: int | None, answer: Answer | None) -> str:
+    def open_citation(n: int | None, answer: Answer | None, request: gr.Request) -> str:
         if n is None or answer is None:
             return ""
         citation = next(c for c in answer.citations if c.n == n)
         with shown_to_user():
-            meeting, item = cited_item(services.meetings(), citation)
+            meetings = services.meetings(clearance_of(services, request))
+            meeting, item = cited_item(meetings, citation)
         return quoted_item_html(meeting, item, citation.start, citation.end)
 
     gr.on(
@@ -239,18 +249,19 @@ def meetings_tab(services: Services) -> tuple[gr.Dataframe, gr.Dropdown, gr.Drop
     pick = gr.Dropdown(label="Open a meeting", choices=[], elem_id="meeting-pick")
     view = gr.HTML(elem_id="meeting-view", padding=True)
 
-    def listed(start, end, kind_list) -> tuple:
+    def listed(start, end, kind_list, request: gr.Request) -> tuple:
         with shown_to_user():
             filters = form_filters(start, end, kind_list)
-        meetings = [m for m in services.meetings() if in_scope(m, filters)]
+        visible = services.meetings(clearance_of(services, request))
+        meetings = [m for m in visible if in_scope(m, filters)]
         choices = [(meeting_label(m), m.id) for m in meetings]
         return meeting_rows(meetings), gr.update(choices=choices, value=None)
 
-    def opened(meeting_id: str | None) -> str:
+    def opened(meeting_id: str | None, request: gr.Request) -> str:
         if not meeting_id:
             return ""
         with shown_to_user():
-            return meeting_html(services.meeting(meeting_id))
+            return meeting_html(services.meeting(meeting_id, clearance_of(services, request)))
 
     def row_clicked(event: gr.SelectData) -> str:
         return event.row_value[MEETING_COLUMNS.index("Id")]
@@ -292,10 +303,13 @@ def briefings_tab(services: Services) -> tuple[gr.Dropdown, gr.Dropdown]:
     def shown_fields(chosen: str) -> tuple:
         return tuple(gr.update(visible=chosen == name) for name in ("meeting", "topic", "since"))
 
-    def written(backend_name: str, chosen: str, meeting_id, topic_text: str, kind_name) -> tuple:
+    def written(
+        backend_name: str, chosen: str, meeting_id, topic_text: str, kind_name, request: gr.Request
+    ) -> tuple:
         with shown_to_user(), services.exclusive():
+            clearance = clearance_of(services, request)
             briefing = make_briefing(
-                services, backend_name, chosen, meeting_id, topic_text, kind_name
+                services, backend_name, chosen, meeting_id, topic_text, kind_name, clearance
             )
             stem = file_stem(briefing.title)
             word = write_docx(briefing, services.export_path(f"{stem}.docx"))
@@ -324,16 +338,16 @@ def register_tab(services: Services, tab: gr.Tab) -> None:
         headers=REGISTER_COLUMNS,
         interactive=False,
         wrap=True,
-        column_widths=["8%", "12%", "12%", "7%", "11%", "7%", "7%", "24%", "12%"],
+        column_widths=["8%", "11%", "11%", "8%", "6%", "10%", "7%", "6%", "22%", "11%"],
         max_height=640,
         elem_id="register-table",
     )
     download = gr.DownloadButton("Download CSV", elem_id="register-csv", interactive=False)
 
-    def shown(start, owner_text: str, status_name: str) -> tuple:
+    def shown(start, owner_text: str, status_name: str, request: gr.Request) -> tuple:
         with shown_to_user():
             entries = filter_register(
-                services.register(),
+                services.register(clearance_of(services, request)),
                 since=iso_day(start, "Since"),
                 owner=owner_text.strip() or None,
                 status=None if status_name == ANY_STATUS else status_name,
@@ -368,6 +382,8 @@ def upload_tab(services: Services) -> gr.events.Dependency:
         if not paths:
             raise gr.Error("Choose one or more minutes files first.")
         copies = [copy_upload(Path(p), services.uploads) for p in paths]
+        for given in paths:  # Gradio's temporary copy: the uploads folder holds the only one
+            Path(given).unlink(missing_ok=True)
 
         def step(done: int, total: int, path: str) -> None:
             progress((done, total), desc=f"Indexed {Path(path).name}", unit="files")
@@ -406,10 +422,11 @@ def watch_tab(services: Services, tab: gr.Tab) -> None:
     digest_view = gr.HTML(elem_id="watch-digest", padding=True)
     download = gr.DownloadButton("Download .docx", interactive=False, elem_id="watch-docx")
 
-    def shown(start) -> tuple:
+    def shown(start, request: gr.Request) -> tuple:
         with shown_to_user():
             topics = services.watchlist.topics()
-            entries = services.watchlist.entries(iso_day(start, "Digest since"))
+            since = iso_day(start, "Digest since")
+            entries = services.digest(since, clearance_of(services, request))
         briefing = digest_briefing(entries)
         word = write_docx(briefing, services.export_path("quorum-watch-digest.docx"))
         choices = [(t.topic + (f" ({t.kind})" if t.kind else ""), t.id) for t in topics]
@@ -419,16 +436,16 @@ def watch_tab(services: Services, tab: gr.Tab) -> None:
             gr.update(value=word, interactive=True),
         )
 
-    def added(words: str, kind_name: str, start) -> tuple:
+    def added(words: str, kind_name: str, start, request: gr.Request) -> tuple:
         with shown_to_user():
             services.watchlist.add(words, kind_name.strip() or None)
-        return "", *shown(start)
+        return "", *shown(start, request)
 
-    def removed(key: str | None, start) -> tuple:
+    def removed(key: str | None, start, request: gr.Request) -> tuple:
         if key:
             with shown_to_user():
                 services.watchlist.remove(key)
-        return shown(start)
+        return shown(start, request)
 
     views = [watched, digest_view, download]
     gr.on([tab.select, since.change], shown, since, views, api_visibility="private")
@@ -436,30 +453,71 @@ def watch_tab(services: Services, tab: gr.Tab) -> None:
     remove.click(removed, [watched, since], views, api_visibility="private")
 
 
+CLIENT_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client", default="")
+
+
+class RecordClientAddress:
+    """ASGI middleware: the caller's address, for the login throttle (Gradio's ``auth``
+    callback is given only the user name and password)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        client = scope.get("client") if scope["type"] == "http" else None
+        token = CLIENT_ADDRESS.set(client[0] if client else "")
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+
+def login_check(accounts: Accounts):
+    """Gradio's ``auth`` callback: a right password, within the per-user and per-address
+    limit on failed attempts."""
+
+    def check(user: str, password: str) -> bool:
+        return accounts.authenticate(user, password, CLIENT_ADDRESS.get()) is not None
+
+    return check
+
+
 def launch(settings: Settings) -> None:
     """Warm the models, then serve the app and the JSON API (:mod:`web.api`, under /api/v1)
     on ``settings.host:settings.port`` until interrupted; with ``settings.auth_file``, only
-    its users may sign in to either."""
+    its users may sign in to either, each seeing what their clearance allows. Everything it
+    writes is private to this user (umask 077); no monitoring or run history; HTTPS with
+    ``ssl_certfile``/``ssl_keyfile``."""
     import uvicorn
 
-    accounts = load_accounts(settings.auth_file) if settings.auth_file else None
-    check = password_checker(accounts.passwords) if accounts else None
-    if check is None and settings.host not in LOOPBACK:
+    os.umask(0o077)
+    accounts = (
+        Accounts.from_file(settings.auth_file, settings.clearance, settings.login_attempts)
+        if settings.auth_file
+        else None
+    )
+    if bool(settings.ssl_certfile) != bool(settings.ssl_keyfile):
+        raise ConfigError("--ssl-certfile and --ssl-keyfile go together: give both or neither")
+    if accounts is None and settings.host not in LOOPBACK:
         print(
             f"quorum: warning: serving {settings.host} without --auth: anyone who can reach it can "
             "read the minutes",
             file=sys.stderr,
         )
-    services = Services(settings)
+    services = Services(settings, accounts)
     services.warm_up()
     demo = build_app(services).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    api = build_api(services, accounts)
+    api.add_middleware(RecordClientAddress)
     app = gr.mount_gradio_app(
-        build_api(services, accounts),
+        api,
         demo,
         path="/",
         server_name=settings.host,
         server_port=settings.port,
-        auth=check,
+        enable_monitoring=False,
+        run_history=False,
+        auth=login_check(accounts) if accounts else None,
         auth_message="Quorum: sign in with the account your administrator gave you.",
         theme=gr.themes.Soft(),
         css=CSS,
@@ -469,7 +527,8 @@ def launch(settings: Settings) -> None:
         footer_links=["settings"],
         max_file_size=MAX_UPLOAD,
     )
-    print(f"Quorum: http://{settings.host}:{settings.port}/ (API under /api/v1)", flush=True)
+    scheme = "https" if settings.ssl_certfile else "http"
+    print(f"Quorum: {scheme}://{settings.host}:{settings.port}/ (API under /api/v1)", flush=True)
     # Pages keep a stream open to Gradio's queue: without a bound, stopping would wait for them.
     uvicorn.run(
         app,
@@ -477,4 +536,6 @@ def launch(settings: Settings) -> None:
         port=settings.port,
         log_level="warning",
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )

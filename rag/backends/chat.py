@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UsageError
 from core.settings import Settings
 from rag.backends.base import TokenSink, bullet_lines
 from rag.backends.wire import Message
@@ -23,6 +23,7 @@ MAX_LLM_PASSAGES = 3
 MAP_MAX_TOKENS = 160
 # cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
 TOKENIZER_MARGIN = 0.8
+MIN_PASSAGE_TOKENS = 64  # less than this for the minutes and no answer can be grounded
 
 
 class ChatModel(Protocol):
@@ -61,7 +62,7 @@ class ChatBackend:
     def draft_answer(
         self, question: str, passages: list[Passage], on_token: TokenSink | None = None
     ) -> str:
-        messages = answer_messages(question, passages, self.settings.context_tokens)
+        messages = answer_messages(question, passages, self.answer_budget(question))
         parts = []
         for delta in self.model.stream(messages, max_tokens=self.settings.max_tokens):
             parts.append(delta)
@@ -90,6 +91,20 @@ class ChatBackend:
             return []
         user = render_prompt("brief_user", passages=blocks[0], question=question)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def answer_budget(self, question: str) -> int:
+        """Tokens the passages may take once the question, the prompts and the reply are
+        counted against ``n_ctx``; a question that leaves no room is a UsageError."""
+        frame = render_prompt("answer_user", passages="", question=question, abstain=ABSTAIN)
+        fixed = count_tokens(load_prompt("answer_system")) + count_tokens(frame)
+        room = self.settings.n_ctx - self.settings.max_tokens - fixed
+        if room < MIN_PASSAGE_TOKENS:
+            raise UsageError(
+                f"the question is too long for the model's context: with it the prompt takes "
+                f"{fixed} of {self.settings.n_ctx} tokens (QUORUM_N_CTX), leaving no room for "
+                "the minutes; shorten the question"
+            )
+        return min(self.settings.context_tokens, int(room * TOKENIZER_MARGIN))
 
     def passage_budget(self, system: str, question: str) -> int:
         """Tokens the passage may take so prompt and reply fit ``n_ctx``."""
@@ -120,7 +135,9 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
     Small local models lose the thread in long prompts (and prompt processing dominates
     latency on a CPU), so the model sees the best few items, none taking over half the budget.
 
-    Sentences that read like instructions to a model are left out: minutes are data.
+    Minutes are data by construction: each passage, its meeting title and item heading
+    included, is fenced as a quoted record (:func:`fenced`) that the prompts tell the model
+    never to take as instructions; the verifier then ties every shown sentence to the source.
     """
     blocks, used = [], count_tokens(load_prompt("answer_user"))
     share = budget // 2
@@ -128,10 +145,21 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
         body = model_view(passage, min(share, max(budget - used, 0)))
         if not body:
             break
-        block = f"[{number}] {passage.header}\n{body}"
+        block = fenced(number, passage.header, body)
         used += count_tokens(block)
         blocks.append(block)
     return blocks
+
+
+def fenced(number: int, header: str, body: str) -> str:
+    """A passage as a quoted record: opened and closed by numbered ``<minutes n=N>`` tags, its
+    own angle brackets turned into look-alikes so no text in the minutes can close the fence
+    or open another."""
+    inert = str.maketrans({"<": "‹", ">": "›"})
+    return (
+        f"<minutes n={number}>\n[{number}] {header.translate(inert)}\n"
+        f"{body.translate(inert)}\n</minutes n={number}>"
+    )
 
 
 def model_view(passage: Passage, budget: int) -> str:

@@ -98,6 +98,7 @@ class LocalLLM:
         self._server: xllamacpp.Server | None = None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
+        self._generating = threading.Lock()  # one generation at a time, whoever asks
 
     def warm_up(self) -> None:
         self._engine()
@@ -145,10 +146,14 @@ class LocalLLM:
             except Exception as exc:
                 chunks.put(exc)
             finally:
+                self._generating.release()
                 chunks.put(_DONE)
 
         # Not a daemon: a daemon thread stopped at interpreter exit while inside llama.cpp
         # aborts the process ("FATAL: exception not rethrown"). Closing the generator stops it.
+        # The lock is taken here and let go when llama.cpp returns: two callers (the app's
+        # queue, an API, a briefing) never make it generate twice at once on two cores.
+        self._generating.acquire()
         threading.Thread(target=generate, name="quorum-llm").start()
         try:
             yield from self._drain(chunks)
@@ -165,7 +170,8 @@ class LocalLLM:
         server = self._engine()
         request = request_body(messages, max_tokens, stream=False)
         try:
-            reply = server.handle_chat_completions(request)
+            with self._generating:
+                reply = server.handle_chat_completions(request)
         except Exception as exc:
             raise BackendError(f"{self.name}: {exc}") from exc
         return message_text(reply, self.name)
