@@ -20,6 +20,7 @@ from rag.meeting_answer import MEETING_RECORD, Intent, lead_in, meeting_checks, 
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
 from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever, Retrieval
+from rag.text import Sentence
 from rag.verify import Checked, Verifier
 
 MAX_SEARCHED_LISTED = 25
@@ -185,7 +186,12 @@ def abstention(retrieval: Retrieval) -> str:
 
 
 def citation_for(n: int, passage: Passage, item: Checked) -> Citation:
-    quote = item.evidence.quote
+    return quote_citation(n, passage, item.evidence.quote)
+
+
+def quote_citation(n: int, passage: Passage, quote: Sentence) -> Citation:
+    """Citation ``n``: a verbatim quote of ``passage``, named by meeting, date and item, with
+    the item's protective marking (what clearance filters read)."""
     return Citation(
         n=n,
         meeting=passage.title,

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from core.errors import IndexStoreError, NotFoundError, UsageError
 from index.chunk import HEADER_ITEM_NUMBER
 from index.models import Meeting
+from rag.answer import quote_citation
 from rag.briefing.models import Briefing, Bullet, Section
 from rag.models import Citation, Filters, Passage
 from rag.retrieve import HybridRetriever
@@ -231,19 +232,6 @@ def digest_entry(
         score=round(quotes[0][1], 3),
         found=found,
         quotes=[quote_citation(n, passage, s) for n, (s, _) in enumerate(in_order, start=1)],
-    )
-
-
-def quote_citation(n: int, passage: Passage, sentence: Sentence) -> Citation:
-    return Citation(
-        n=n,
-        meeting=passage.title,
-        date=passage.date,
-        item=passage.item_label,
-        source=passage.source,
-        quote=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
     )
 
 

@@ -78,3 +78,18 @@ def test_brief_since_a_date_lists_actions_a_later_meeting_closed(archive_copy, s
     assert main(["brief", "since", "2024-10-01", *flags(settings)]) == 0
     closed = capsys.readouterr().out.split("## Actions closed", 1)[1].split("\n## ", 1)[0]
     assert "business case" in closed and "[" in closed
+
+
+def test_a_digest_quoting_a_marked_item_is_withheld_below_its_marking(settings, sample_dir):
+    from web.services import Services
+
+    assert main(["watch", *flags(settings), "add", "rural crime"]) == 0
+    assert main(["ingest", str(sample_dir), "--quiet", *flags(settings)]) == 0
+    services = Services(settings)
+    cleared = services.digest(None, "OFFICIAL-SENSITIVE")
+    marked = [e for e in cleared if any(q.marking for q in e.quotes)]
+    assert marked and marked[0].date == "2025-01-28"
+    assert "OFFICIAL" in (marked[0].quotes[0].marking or "").upper()
+    shown = services.digest(None, "OFFICIAL")
+    assert all(not q.marking for entry in shown for q in entry.quotes)
+    assert len(shown) < len(cleared)
