@@ -127,20 +127,29 @@ def verbatim(
     text: str, passages: list[Passage], evidence: list[list[Sentence]], order: list[int]
 ) -> Evidence | None:
     """A sentence copied word for word from a passage is supported by it: no model needed.
-    So is a run of consecutive sentences copied together (a lead-in and the list it opens);
-    the quote then spans the run."""
+    So is a run of consecutive sentences copied together (a lead-in and the list it opens)
+    when nothing stands between them; the quote then spans the run. A protective marking
+    line between two halves of a sentence is never quoted, so such a run is not joined."""
     wanted = normalise(text).rstrip(".")
     for index in order:
-        group = evidence[index]
+        group, passage = evidence[index], passages[index]
         for first, sentence in enumerate(group):
             joined = ""
             for last in range(first, len(group)):
+                if last > first and not adjacent(passage, group[last - 1], group[last]):
+                    break
                 joined = f"{joined} {normalise(group[last].text)}".strip()
                 if joined.rstrip(".") == wanted:
-                    return Evidence(index, span(passages[index], sentence, group[last]), 1.0)
+                    return Evidence(index, span(passage, sentence, group[last]), 1.0)
                 if not wanted.startswith(joined):
                     break
     return None
+
+
+def adjacent(passage: Passage, before: Sentence, after: Sentence) -> bool:
+    """Whether only whitespace (or a list bullet) separates two sentences of a passage."""
+    gap = passage.text[before.end - passage.start : after.start - passage.start]
+    return not gap.strip(" \t\n-•*·–")
 
 
 def span(passage: Passage, first: Sentence, last: Sentence) -> Sentence:

@@ -100,3 +100,15 @@ def test_four_and_a_half_million_is_not_four_million():
 )
 def test_polarity_is_read_per_word(sentence, expected):
     assert opposite_polarity(sentence, "The CC agreed to the plan.") is expected
+
+
+def test_a_quote_never_spans_a_protective_marking_line(npg):
+    verifier, passages, meetings = npg
+    broken = (
+        "For example, the rural community benefit from a team who responds to emergencies, a "
+        "dedicated community policing team, a dedicated Rural Crime Action Team to tackle "
+        "specific rural crimes, as well as the range of investigative and proactive teams that "
+        "work across the county tackling serious crime [1]."
+    )
+    for checked in verifier.check(broken, passages, meetings):
+        assert checked.evidence is None or "Official Sensitive" not in checked.evidence.quote.text
