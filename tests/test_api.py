@@ -10,10 +10,8 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +29,10 @@ from schemathesis.specs.openapi.checks import (
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from tests.conftest import NPG_QUESTION, make_settings
+from tests.servers import free_port, wait_until_serving
 from web.auth import MIN_ITERATIONS, hash_password, new_token
 
 USER, PASSWORD = "alice", "a-secret"
-WAIT = 180
 KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "minutes" / "essex_pfcp_2017-06-01.txt"
 README = PROJECT_ROOT / "README.md"
 
@@ -84,7 +82,7 @@ def server(api_settings: Settings, token_line: tuple[str, str]) -> Iterator[str]
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(f"{base}/api/v1/health", process, log_path)
+        wait_until_serving(f"{base}/api/v1/health", process, log_path, 401)
         yield base
     finally:
         process.terminate()
@@ -306,23 +304,3 @@ def run_curl(args: list[str], server: str, meeting_id: str, folder: Path) -> htt
     if options.get("auth") == (USER, "PASSWORD"):
         options["auth"] = (USER, PASSWORD)
     return httpx.request(method, url, **options)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll until the API answers (401 without credentials); fail with the log if it dies."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"quorum serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 401:
-                return
-        except httpx.TransportError:
-            time.sleep(0.5)
-    pytest.fail(f"quorum serve did not start in {WAIT} s:\n{log.read_text()}")

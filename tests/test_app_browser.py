@@ -12,10 +12,8 @@ import base64
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -36,6 +34,7 @@ from index.store import IndexStore
 from rag.answer import ABSTAIN
 from rag.watch import Watchlist
 from tests.conftest import NPG_QUESTION, make_settings
+from tests.servers import WAIT, free_port, wait_until_serving
 from tests.test_markings import assert_nothing_of
 from web.auth import MIN_ITERATIONS, hash_password
 
@@ -58,7 +57,6 @@ CHROMIUM_FLAGS = [
 UNANSWERABLE = "How much did the force spend on police helicopters?"
 SAMPLE_DATES = ["2024-09-02", "2024-09-20", "2025-01-28"]
 # Generous: the first answer loads the embedder and BM25 in the server. Waits, not assertions.
-WAIT = 180
 
 
 @pytest.fixture(scope="module")
@@ -315,27 +313,6 @@ def running_app(settings: Settings, *args: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll until the app answers; fail with its log if the process dies first."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-    pytest.fail(f"the app did not start serving in {WAIT} s:\n{log.read_text()}")
 
 
 def until(driver: WebDriver, condition):
