@@ -43,9 +43,9 @@ INTENTS: list[tuple[Intent, re.Pattern[str]]] = [
 ]
 HEADER_FACTS = ("venue", "time", "chair", "apologies", "attendance")
 ASKING_WORDS = key_terms(
-    "where venue location held take took place time start started begin run ran chair chaired "
-    "chairman chairwoman chairperson apologies apology sent send absent who attend attended "
-    "attendance attending present "
+    "where venue location held take took place meet met time start started begin run ran "
+    "chair chaired chairman chairwoman chairperson apologies apology sent send absent who "
+    "attend attended attendance attending present "
     "what which discussed discuss covered considered happened agree agreed decide decided "
     "decision decisions resolve resolved action actions came come arose out latest last most "
     "recent previous we us our"
@@ -64,8 +64,17 @@ def whole_meeting(question: str, retrieval: Retrieval) -> tuple[Meeting, Intent]
         return None
     meeting = retrieval.scope[0]
     identifying = meeting_terms(whole_item(meeting, HEADER_ITEM_NUMBER))
-    topic = key_terms(question) - identifying - ASKING_WORDS
+    topic = key_terms(question) - identifying - ASKING_WORDS - recorded_terms(meeting, asked)
     return (meeting, asked) if not topic else None
+
+
+def recorded_terms(meeting: Meeting, asked: Intent) -> set[str]:
+    """Words of the lines that record a header fact: "which councillors sent apologies" asks
+    about the line "Apologies: Councillors ...", not about a topic of the meeting."""
+    if asked not in HEADER_FACTS:
+        return set()
+    _, checks = header_checks(meeting, asked)
+    return key_terms(" ".join(c.evidence.quote.text for c in checks if c.evidence))
 
 
 def meeting_checks(meeting: Meeting, asked: Intent) -> tuple[list[Passage], list[Checked]]:
