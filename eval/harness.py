@@ -18,6 +18,7 @@ model judges anything, and nothing is credited by accident:
 from __future__ import annotations
 
 import json
+import random
 import re
 import statistics
 from collections.abc import Callable, Sequence
@@ -78,6 +79,21 @@ def load_facts(paths: Sequence[Path], only: set[str] | None = None) -> list[Fact
     if not facts:
         raise ConfigError(f"{named}: no facts")
     return facts
+
+
+def sample_facts(facts: list[Fact], size: int, seed: int) -> list[Fact]:
+    """``size`` facts drawn with a fixed seed, answerable and unanswerable in proportion, so a
+    slow backend can be gated on a subset nobody picked by hand."""
+    pools = [
+        sorted((f for f in facts if f.answerable is answerable), key=lambda f: f.id)
+        for answerable in (True, False)
+    ]
+    rng = random.Random(seed)
+    drawn = []
+    for pool in pools:
+        share = round(size * len(pool) / len(facts)) if facts else 0
+        drawn += rng.sample(pool, min(share, len(pool)))
+    return sorted(drawn, key=lambda f: f.id)
 
 
 def read_facts(path: Path) -> list[Fact]:

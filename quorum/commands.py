@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
@@ -217,10 +218,14 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = AnswerEngine(settings, open_retriever(settings))
     stream = not args.json and engine.backend.streams_draft and len(questions) == 1
     for question in questions:
-        if stream:
-            print("draft: ", end="", file=sys.stderr, flush=True)
-        answer = engine.ask(question, filters, on_token=stream_to_stderr if stream else None)
-        if stream:
+        progress = StderrProgress() if stream else None
+        answer = engine.ask(
+            question,
+            filters,
+            on_token=progress.token if progress else None,
+            on_quoted=progress.quoted if progress else None,
+        )
+        if progress and progress.drafted:
             print("\n", file=sys.stderr)
         if args.json:
             print(answer.model_dump_json())
@@ -229,8 +234,22 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def stream_to_stderr(delta: str) -> None:
-    print(delta, end="", file=sys.stderr, flush=True)
+class StderrProgress:
+    """What a user watches on stderr while a model answers (stdout keeps the final answer):
+    the answer quoted from the minutes at once, then the model's draft as it is written."""
+
+    def __init__(self) -> None:
+        self.drafted = False
+
+    def quoted(self, answer) -> None:
+        print("quoted from the minutes (the model's answer follows):", file=sys.stderr)
+        print_answer(answer, file=sys.stderr)
+
+    def token(self, delta: str) -> None:
+        if not self.drafted:
+            print("draft: ", end="", file=sys.stderr)
+            self.drafted = True
+        print(delta, end="", file=sys.stderr, flush=True)
 
 
 def read_questions(args: argparse.Namespace) -> list[str]:
@@ -259,16 +278,16 @@ def explicit_filters(args: argparse.Namespace):
     return Filters(date_from=since, date_to=until, kinds=args.kind or [], notes=notes)
 
 
-def print_answer(answer) -> None:
+def print_answer(answer, file: TextIO = sys.stdout) -> None:
     from rag.briefing.render import reference
 
-    print(answer.answer)
+    print(answer.answer, file=file)
     for citation in answer.citations:
-        print(f'{reference(citation)}: "{citation.quote}"')
+        print(f'{reference(citation)}: "{citation.quote}"', file=file)
     if answer.abstained:
-        print("Searched:")
+        print("Searched:", file=file)
         for searched in answer.searched:
-            print(f"  {searched.meeting} — {searched.date or 'undated'}")
+            print(f"  {searched.meeting} — {searched.date or 'undated'}", file=file)
 
 
 def _eval_args(parser: argparse.ArgumentParser) -> None:
@@ -284,6 +303,16 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
         "--gate", help="fail (exit 1) below the floors named GATE in eval/thresholds.json"
     )
     parser.add_argument("--no-ingest", action="store_true", help="do not ingest --archive first")
+    parser.add_argument(
+        "--split", choices=("dev", "test"), help="only the facts of this split (tune on dev)"
+    )
+    parser.add_argument(
+        "--sample",
+        metavar="N",
+        type=int,
+        help="only N facts drawn with --seed (answerable and not in proportion)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
 
 
 @command(
@@ -303,6 +332,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         load_thresholds,
         metrics_table,
         run_eval,
+        sample_facts,
         write_reports,
     )
     from rag.answer import AnswerEngine
@@ -314,6 +344,9 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
             print_ingest_report(report, settings)
             return 1
     facts = load_facts([args.facts] if args.facts else DEFAULT_FACTS, parse_ids(args.only))
+    facts = [f for f in facts if args.split in (None, f.split)]
+    if args.sample:
+        facts = sample_facts(facts, args.sample, args.seed)
     with tqdm(total=len(facts), unit="fact", file=sys.stderr, leave=False) as bar:
         result = run_eval(AnswerEngine(settings), facts, lambda done, total: bar.update(1))
     print(f"backend: {result.backend}\n{metrics_table(result)}")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from eval.harness import Fact, citation_is_good, is_accurate, is_gold, says
+from eval.harness import (
+    DEFAULT_FACTS,
+    Fact,
+    citation_is_good,
+    is_accurate,
+    is_gold,
+    load_facts,
+    sample_facts,
+    says,
+)
 from rag.models import Answer, Citation
 
 
@@ -85,3 +94,13 @@ def test_an_unanswerable_fact_may_have_no_gold_meeting():
         split="test",
     )
     assert unanswerable.split == "test" and not is_gold(unanswerable, "", "Meeting details")
+
+
+def test_a_sampled_subset_is_fixed_by_its_seed_and_keeps_unanswerable_questions():
+    test = [f for f in load_facts(list(DEFAULT_FACTS)) if f.split == "test"]
+    first, again = sample_facts(test, 16, 2026), sample_facts(test, 16, 2026)
+    assert [f.id for f in first] == [f.id for f in again]
+    assert [f.id for f in sample_facts(test, 16, 7)] != [f.id for f in first]
+    share = sum(not f.answerable for f in test) / len(test)
+    assert sum(not f.answerable for f in first) == round(16 * share)
+    assert len(first) == 16 and all(f.split == "test" for f in first)
