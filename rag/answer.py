@@ -8,6 +8,8 @@ in one plain sentence and lists the meetings searched.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import date
 from functools import cached_property
 
 from core.settings import Settings
@@ -18,12 +20,20 @@ from rag.backends.base import Backend, TokenSink
 from rag.backends.extractive import ExtractiveBackend
 from rag.meeting_answer import MEETING_RECORD, Intent, lead_in, meeting_checks, whole_meeting
 from rag.models import Answer, Citation, Filters, Passage, SearchedMeeting
+from rag.next_meeting import (
+    asks_next_meeting,
+    framing,
+    next_meeting_checks,
+    stated_next_meeting,
+)
 from rag.prompts import ABSTAIN
 from rag.retrieve import HybridRetriever, Retrieval
 from rag.text import Sentence
 from rag.verify import Checked, Verifier
 
 MAX_SEARCHED_LISTED = 25
+QuotedSink = Callable[[Answer], None]
+"""Receives the provisional answer quoted from the minutes while a model drafts."""
 
 
 class AnswerEngine:
@@ -59,6 +69,13 @@ class AnswerEngine:
     def _can_ground(self, passages: list[Passage]) -> bool:
         return bool(passages) and not isinstance(self.backend, ExtractiveBackend)
 
+    def _grounded(self, question: str, passages: list[Passage], checked: list[Checked]) -> bool:
+        """Whether a model's verified sentences answer the question as well as stand on the
+        minutes: what they quote must pass the extractive abstention gate, so a model cannot
+        answer an off-topic question with true but unrelated sentences."""
+        quotes = [(c.evidence.passage, c.evidence.quote) for c in checked if c.evidence]
+        return self.grounding.grounds(question, passages, quotes)
+
     @cached_property
     def verifier(self) -> Verifier:
         return Verifier(self.embedder)
@@ -68,31 +85,64 @@ class AnswerEngine:
         self.backend.warm_up()
 
     def ask(
-        self, question: str, filters: Filters | None = None, on_token: TokenSink | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        on_token: TokenSink | None = None,
+        on_quoted: QuotedSink | None = None,
     ) -> Answer:
-        """A verified, cited answer to ``question`` (or a plain abstention)."""
+        """A verified, cited answer to ``question`` (or a plain abstention).
+
+        With a model backend, the minutes' own verified sentences are ready long before the
+        model's draft: ``on_quoted`` receives them at once as a provisional answer (the time
+        is kept as "first_cited"); they are also what stands if the model's draft fails."""
         question = question.strip()
         timings: dict[str, float] = {}
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question, filters)
         timings["retrieve"] = time.perf_counter() - started
-        found = whole_meeting(question, retrieval)
-        if found and (answer := self._meeting_answer(question, retrieval, *found)):
+        if answer := self._from_record(question, retrieval):
             timings["total"] = time.perf_counter() - started
             return answer.model_copy(update={"timings": timings})
+        quoted = self._quoted(question, retrieval, on_quoted, timings, started)
         draft = self._draft(question, retrieval.passages, on_token, timings)
         mark = time.perf_counter()
-        checked, drafted_by = self._verify(draft, retrieval.passages), self.backend
-        if not any(c.evidence for c in checked) and self._can_ground(retrieval.passages):
-            drafted_by = self.grounding
-            grounded = self.grounding.draft_answer(question, retrieval.passages)
-            checked = self._verify(grounded, retrieval.passages)
+        checked = self._verify(draft, retrieval.passages, question)
+        drafted_by: Backend = self.backend
+        if quoted is not None and not self._grounded(question, retrieval.passages, checked):
+            drafted_by, checked = self.grounding, quoted
         timings["verify"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
-        answer = build_answer(
-            question, retrieval, checked, self.backend.name, timings, self.meetings
-        )
+        answer = build_answer(question, retrieval, checked, self.backend.name, timings)
         return answer.model_copy(update={"drafted_by": drafted_by.name})
+
+    def _from_record(self, question: str, retrieval: Retrieval) -> Answer | None:
+        """The next meeting, or a whole-meeting question, answered from the typed meetings."""
+        if asks_next_meeting(question) and (answer := self._next_meeting(question, retrieval)):
+            return answer
+        found = whole_meeting(question, retrieval)
+        return self._meeting_answer(question, retrieval, *found) if found else None
+
+    def _quoted(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        on_quoted: QuotedSink | None,
+        timings: dict[str, float],
+        started: float,
+    ) -> list[Checked] | None:
+        """The extractive answer, verified, for a model backend (None for the extractive one);
+        handed to ``on_quoted`` as a provisional answer when it answers."""
+        if not self._can_ground(retrieval.passages):
+            return None
+        draft = self.grounding.draft_answer(question, retrieval.passages)
+        checked = self._verify(draft, retrieval.passages, question)
+        if on_quoted and any(c.evidence for c in checked):
+            timings["first_cited"] = time.perf_counter() - started
+            answer = build_answer(question, retrieval, checked, self.backend.name, {})
+            update = {"drafted_by": self.grounding.name, "provisional": True}
+            on_quoted(answer.model_copy(update=update))
+        return checked
 
     def _meeting_answer(
         self, question: str, retrieval: Retrieval, meeting: Meeting, asked: Intent
@@ -103,8 +153,20 @@ class AnswerEngine:
         if not checks:
             return None
         record = Retrieval(question, retrieval.filters, retrieval.scope, passages)
-        answer = build_answer(question, record, checks, self.backend.name, {}, self.meetings)
+        answer = build_answer(question, record, checks, self.backend.name, {})
         text = f"{lead_in(meeting, asked)} {answer.answer}"
+        return answer.model_copy(update={"answer": text, "drafted_by": MEETING_RECORD})
+
+    def _next_meeting(self, question: str, retrieval: Retrieval) -> Answer | None:
+        """The next meeting as the newest minutes in scope state it; None when none does."""
+        found = stated_next_meeting(retrieval.scope)
+        if found is None:
+            return None
+        passages, checks = next_meeting_checks(found)
+        record = Retrieval(question, retrieval.filters, retrieval.scope, passages)
+        answer = build_answer(question, record, checks, self.backend.name, {})
+        before, after = framing(found, date.today())
+        text = " ".join(part for part in (before, answer.answer, after) if part)
         return answer.model_copy(update={"answer": text, "drafted_by": MEETING_RECORD})
 
     @property
@@ -130,10 +192,10 @@ class AnswerEngine:
         timings["draft"] = time.perf_counter() - mark
         return draft
 
-    def _verify(self, draft: str, passages: list[Passage]) -> list[Checked]:
+    def _verify(self, draft: str, passages: list[Passage], question: str) -> list[Checked]:
         if not draft.strip():
             return []
-        return self.verifier.check(draft, passages, self.meetings)
+        return self.verifier.check(draft, passages, self.meetings, question)
 
 
 def build_answer(
@@ -142,7 +204,6 @@ def build_answer(
     checked: list[Checked],
     backend: str,
     timings: dict[str, float],
-    meetings: dict[str, Meeting],
 ) -> Answer:
     """Number the surviving sentences' quotes as citations, or abstain."""
     citations: dict[tuple[str, int], Citation] = {}

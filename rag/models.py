@@ -44,6 +44,11 @@ class Answer(BaseModel):
         "'meeting record' for a whole-meeting question answered from the parsed meeting.",
     )
     timings: dict[str, float] = Field(default_factory=dict)
+    provisional: bool = Field(
+        False,
+        description="Quoted from the minutes while a model drafts; the model's verified "
+        "answer replaces it.",
+    )
 
 
 class Filters(BaseModel):
@@ -68,6 +73,7 @@ class Passage(BaseModel):
     title: str
     kind: str
     date: str
+    body: str = Field("", description="The body whose meeting it is, when the minutes say.")
     source: str
     item_number: str
     item_label: str

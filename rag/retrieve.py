@@ -264,6 +264,7 @@ def whole_item(meeting: Meeting, number: str) -> Passage:
         title=meeting.title,
         kind=meeting.kind,
         date=meeting.date or "",
+        body=meeting.body or "",
         source=meeting.source,
         item_number=number,
         item_label=item_label(number, heading),

@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
 )
 GENERIC = frozenset(
     """meeting meetings minutes minute item items agenda police pcc cc commissioner chief
-    constable bedfordshire board 1 record recorded discussed discuss""".split()
+    constable board 1 record recorded discussed discuss""".split()
 )
 _TERM = re.compile(r"[A-Za-z][A-Za-z'&-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,:]\d+)*%?")
 NUMBER = re.compile(r"(?<![\w£])£?\d[\d,]*(?:\.\d+)?%?(?![\w])")

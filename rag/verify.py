@@ -11,6 +11,7 @@ point at retrieved passages.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,15 @@ class Verifier:
         self.embedder = embedder
 
     def check(
-        self, answer: str, passages: list[Passage], meetings: dict[str, Meeting]
+        self,
+        answer: str,
+        passages: list[Passage],
+        meetings: dict[str, Meeting],
+        question: str = "",
     ) -> list[Checked]:
+        """Each sentence of ``answer`` with the quote it stands on, or why it stands on none.
+        A sentence that is not a verbatim quote must also say something of the minutes that
+        ``question`` did not: "This can be found in the minutes." points, it does not answer."""
         sentences = answer_sentences(answer)
         if not sentences or not passages:
             return [Checked(s, c, None, "no passages to support it") for s, c in sentences]
@@ -86,7 +94,9 @@ class Verifier:
         if unsure:
             contexts = [Context(meetings[p.meeting_id], p.header) for p in passages]
             texts = [sentences[i][0] for i in unsure]
-            matched = self._by_meaning(texts, [orders[i] for i in unsure], evidence, contexts)
+            orders_unsure = [orders[i] for i in unsure]
+            asked = key_terms(question)
+            matched = self._by_meaning(texts, orders_unsure, evidence, contexts, asked)
             for i, hit in zip(unsure, matched, strict=True):
                 found[i] = hit
         return [
@@ -99,6 +109,7 @@ class Verifier:
         orders: list[list[int]],
         evidence: list[list[Sentence]],
         contexts: list[Context],
+        asked: set[str],
     ) -> list[Evidence | None]:
         """For sentences not copied verbatim: meaning close and claims alike, per passage."""
         flat = [s.text for group in evidence for s in group]
@@ -110,7 +121,7 @@ class Verifier:
             hit = None
             for index in order:
                 sims = pool[bounds[index] : bounds[index + 1]] @ vec
-                hit = best_support(text, evidence[index], sims, contexts[index], index)
+                hit = best_support(text, evidence[index], sims, contexts[index], index, asked)
                 if hit:
                     break
             found.append(hit)
@@ -168,7 +179,12 @@ def checked(text: str, cited: tuple[int, ...], found: Evidence | None) -> Checke
 
 
 def best_support(
-    text: str, group: list[Sentence], sims: np.ndarray, context: Context, index: int
+    text: str,
+    group: list[Sentence],
+    sims: np.ndarray,
+    context: Context,
+    index: int,
+    asked: AbstractSet[str] = frozenset(),
 ) -> Evidence | None:
     """The passage sentence that supports ``text``: close in meaning (cosine, or most of its
     content words) and saying the same figures and names (:mod:`rag.claims`); the closest such

@@ -41,6 +41,14 @@ def draft_html(draft: str) -> str:
     )
 
 
+def provisional_html(answer: Answer) -> str:
+    """The minutes' own verified answer, shown while the model drafts its own."""
+    return (
+        '<p class="q-note">Quoted from the minutes — the model\'s answer follows…</p>'
+        f'<p class="q-answer q-quoted">{with_refs(answer.answer)}</p>'
+    )
+
+
 def with_refs(text: str) -> str:
     """Escaped text whose [n] citation markers stand out."""
     return re.sub(r"\[(\d+)\]", r'<sup class="q-ref">[\1]</sup>', esc(text))

@@ -155,32 +155,38 @@ def form_filters(date_from: str | None, date_to: str | None, kinds: list[str] | 
 
 
 def stream_answer(engine: AnswerEngine, question: str, filters: Filters) -> Iterator[str | Answer]:
-    """The draft so far each time the model writes more, then the verified Answer.
+    """The answer quoted from the minutes as soon as it is ready (``provisional``), the draft
+    so far each time the model writes more, then the verified Answer.
 
-    The engine runs on a worker thread and hands tokens over a queue, so the page can show
-    the draft while the model writes; backends that write no draft yield only the Answer.
+    The engine runs on a worker thread and hands updates over a queue, so the page can show
+    them while the model writes; the extractive backend yields only the Answer.
     """
-    tokens: queue.Queue[str | None] = queue.Queue()
+    updates: queue.Queue[str | Answer | None] = queue.Queue()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorum-ask") as pool:
-        future = pool.submit(engine.ask, question, filters, tokens.put)
-        future.add_done_callback(lambda _: tokens.put(None))
+        future = pool.submit(engine.ask, question, filters, updates.put, updates.put)
+        future.add_done_callback(lambda _: updates.put(None))
         draft = ""
-        for text in token_batches(tokens):
-            draft += text
-            yield draft
+        for update in queued_updates(updates):
+            if isinstance(update, str):
+                draft += update
+                yield draft
+            else:
+                yield update
         yield future.result()
 
 
-def token_batches(tokens: queue.Queue[str | None]) -> Iterator[str]:
-    """Deltas joined with whatever else already waits (a fast model does not flood the page),
-    until the end marker None."""
+def queued_updates(updates: queue.Queue[str | Answer | None]) -> Iterator[str | Answer]:
+    """Draft deltas joined with whatever text already waits (a fast model does not flood the
+    page), and provisional answers as they come, until the end marker None."""
     while True:
-        parts = [tokens.get()]
-        while parts[-1] is not None and not tokens.empty():
-            parts.append(tokens.get_nowait())
-        text = "".join(part for part in parts if part is not None)
+        parts = [updates.get()]
+        while isinstance(parts[-1], str) and not updates.empty():
+            parts.append(updates.get_nowait())
+        text = "".join(part for part in parts if isinstance(part, str))
         if text:
             yield text
+        if isinstance(parts[-1], Answer):
+            yield parts[-1]
         if parts[-1] is None:
             return
 

@@ -45,6 +45,7 @@ from web.render import (
     meeting_html,
     meeting_label,
     meeting_rows,
+    provisional_html,
     quoted_item_html,
     register_rows,
     without_paths,
@@ -192,9 +193,13 @@ def ask_tab(services: Services) -> gr.Dropdown:
             filters = form_filters(start, end, kind_list)
             with services.exclusive():
                 engine = services.engine(backend_name, clearance_of(services, request))
+                quoted = ""
                 for update in stream_answer(engine, question_text, filters):
                     if isinstance(update, str):
-                        yield draft_html(update), gr.update(visible=False), None, ""
+                        yield quoted + draft_html(update), gr.update(visible=False), None, ""
+                    elif update.provisional:
+                        quoted = provisional_html(update)
+                        yield quoted, gr.update(visible=False), None, ""
                     else:
                         choices = [(reference(c), c.n) for c in update.citations]
                         sources_update = gr.update(

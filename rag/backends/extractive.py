@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 MAX_PASSAGES = 3
 GATE_SIMILARITY_WEIGHT = 0.2
 GATE_FLOOR = 0.50
+GATE_NEEDS_KEY_TERM = False
 SECOND_SENTENCE_RATIO = 0.92
 MAX_FOLLOWING_LINES = 4
 PAIR_PENALTY = 0.98
@@ -50,8 +51,7 @@ _NUMBER_WORDS = (
 QUESTION_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "how many": (
         re.compile(
-            r"\bhow (many|much)\b|\bwhat (number|percentage|proportion|amount)\b"
-            r"|\b(rate|total|budget|cost|figure)\b(?! of the)",
+            r"\bhow (many|much)\b|\bwhat (number|percentage|proportion|amount)\b",
             re.I,
         ),
         re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I),
@@ -61,13 +61,13 @@ QUESTION_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"\d{1,2}(st|nd|rd|th)?\s+\w+\s+\d{4}|\b(january|february|march|april|may|june|july"
             r"|august|september|october|november|december|monday|tuesday|wednesday|thursday"
-            r"|friday|week|month|year|quarter|quarterly|previous day|yesterday|minutes|hours"
-            r"|days)\b|\d{4}",
+            r"|friday|saturday|sunday|today|yesterday|tomorrow|quarterly|(minute|hour|day|week"
+            r"|month|quarter|year)s?)\b|\d{4}",
             re.I,
         ),
     ),
     "who": (
-        re.compile(r"^\s*who\b|\bwhich (officer|person|member|deputy|chief)\b|\bwhom\b", re.I),
+        re.compile(r"^\s*who\b|\bwhom\b|\bwhose\b", re.I),
         re.compile(r"\b[A-Z]{2,4}\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b"),
     ),
     "where": (
@@ -99,10 +99,23 @@ class Candidate:
     similarity: float
     coverage: float
     score: float
+    holds_key: bool = True
 
     @property
     def text(self) -> str:
         return " ".join(s.text for s in self.sentences)
+
+
+Quoted = tuple[int, Sentence]
+"""A quote an answer rests on: the index of its passage and the sentence quoted."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the backend would answer with: its best candidate and every candidate quoted."""
+
+    best: Candidate
+    picked: list[Candidate]
 
 
 def question_types(question: str) -> list[str]:
@@ -110,9 +123,10 @@ def question_types(question: str) -> list[str]:
 
 
 def meeting_terms(passage: Passage) -> set[str]:
-    """Words that only identify the meeting: title, kind and date (as minutes write it:
-    "Friday 20th September 2024")."""
-    words = f"{passage.title} {passage.kind} {human_date(passage.date)} {passage.date}"
+    """Words that only identify the meeting: its body, title, kind and date (as minutes write
+    it: "Friday 20th September 2024")."""
+    words = f"{passage.body} {passage.title} {passage.kind} {human_date(passage.date)}"
+    words += f" {passage.date}"
     if passage.date:
         day = date.fromisoformat(passage.date)
         words += f" {day:%A} {day.day}{ordinal_suffix(day.day)}"
@@ -168,13 +182,19 @@ class ExtractiveBackend:
 
     def choose(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """The answering candidates in reading order; empty when nothing answers."""
+        proposal = self.propose(question, passages)
+        if proposal is None or not answers(question, proposal.best):
+            return []
+        return proposal.picked
+
+    def propose(self, question: str, passages: list[Passage]) -> Proposal | None:
+        """The best candidate and what would be quoted with it, before the abstention gate
+        (:func:`answers`); None when no candidate can answer at all."""
         pool = passages[:MAX_PASSAGES]
         ranked = self.rank(question, pool)
         if not ranked or missing_figures(question, pool[ranked[0].passage]):
-            return []
+            return None
         best = ranked[0]
-        if not answers(question, best):
-            return []
         seconds = [
             c
             for c in ranked[1:4]
@@ -183,7 +203,7 @@ class ExtractiveBackend:
             and not set(c.sentences) & set(best.sentences)
         ]
         picked = [best, *seconds[:1], *other_agreements(question, best, ranked)]
-        return sorted(picked, key=lambda c: (c.passage, c.sentences[0].start))
+        return Proposal(best, sorted(picked, key=lambda c: (c.passage, c.sentences[0].start)))
 
     def answer(self, question: str, passages: list[Passage]) -> str:
         """The chosen sentences, each followed by its passage number, or '' to abstain."""
@@ -192,6 +212,35 @@ class ExtractiveBackend:
             for c in self.choose(question, passages)
             for s in c.sentences
         )
+
+    def grounds(self, question: str, passages: list[Passage], quotes: list[Quoted]) -> bool:
+        """Whether quotes another backend's answer rests on pass the same abstention gate as
+        this backend's own candidates: the question's focus held by what is quoted (and its
+        item's heading), its meaning close, and what the question type needs present."""
+        if not quotes:
+            return False
+        texts = [s.text for p in passages for s in passage_sentences(p)]
+        weights = term_weights(key_terms(question), texts)
+        types = question_types(question)
+        quoted = [q.text for _, q in quotes]
+        vectors = np.array(self.embedder.embed_cached([question, *quoted]))
+        sims = vectors[1:] @ vectors[0]
+        for index in sorted({i for i, _ in quotes}):
+            own = [(q, float(sim)) for (i, q), sim in zip(quotes, sims, strict=True) if i == index]
+            text = " ".join(q.text for q, _ in own)
+            found = (
+                key_terms(text)
+                | key_terms(passages[index].item_label)
+                | {f"<{t}>" for t in types if satisfies(t, text, question)}
+            )
+            focus = focus_weights(weights, types, passages[index])
+            cover = coverage(focus, found, set())
+            unit = tuple(q for q, _ in own)
+            similarity = max(sim for _, sim in own)
+            candidate = Candidate(index, unit, similarity, cover, 0.0, key_term(focus) in found)
+            if answers(question, candidate):
+                return True
+        return False
 
     def rank(self, question: str, pool: list[Passage]) -> list[Candidate]:
         """Every candidate scored, best first."""
@@ -218,7 +267,8 @@ class ExtractiveBackend:
             relevance = pool[i].score / top_score
             score = 0.4 * float(sim) + 0.3 * cover + 0.15 * fit + 0.15 * relevance
             score *= PAIR_PENALTY ** (len(unit) - 1)
-            candidates.append(Candidate(i, unit, float(sim), cover, score))
+            held = key_term(focus[i]) in found
+            candidates.append(Candidate(i, unit, float(sim), cover, score, held))
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
 
@@ -328,6 +378,13 @@ def focus_weights(
     return focus
 
 
+def key_term(focus: dict[str, float]) -> str | None:
+    """The focus term the fewest candidate sentences hold (the heaviest): what the question
+    is most specifically about ("mayor" in "Who is the Mayor of Luton?")."""
+    words = {t: w for t, w in focus.items() if not t.startswith("<")}
+    return max(words, key=lambda t: (words[t], t)) if words else None
+
+
 def missing_figures(question: str, passage: Passage) -> set[str]:
     """Numbers and years the question names that the answering item (and its meeting's date)
     does not hold: "how many ... in 2024" is not answered by an item that never says 2024."""
@@ -375,6 +432,8 @@ def answers(question: str, best: Candidate) -> bool:
     types = question_types(question)
     needed = [t for t in ("how many", "when") if t in types]
     if any(not satisfies(t, best.text, question) for t in needed):
+        return False
+    if GATE_NEEDS_KEY_TERM and not best.holds_key:
         return False
     support = (
         GATE_SIMILARITY_WEIGHT * best.similarity + (1 - GATE_SIMILARITY_WEIGHT) * best.coverage
