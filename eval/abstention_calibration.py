@@ -31,7 +31,6 @@ from eval.harness import DEFAULT_FACTS, EVAL_ARCHIVES, Fact, is_gold, load_facts
 from index.ingest import Ingestor
 from rag.backends.extractive import (
     GATE_FLOOR,
-    GATE_NEEDS_KEY_TERM,
     GATE_SIMILARITY_WEIGHT,
     ExtractiveBackend,
     Proposal,
@@ -54,7 +53,6 @@ class Case:
     similarity: float
     coverage: float
     right: bool
-    holds_key: bool = False
 
 
 def case_for(fact: Fact, backend: ExtractiveBackend, retriever: HybridRetriever) -> Case | None:
@@ -71,7 +69,6 @@ def case_for(fact: Fact, backend: ExtractiveBackend, retriever: HybridRetriever)
         proposal.best.similarity,
         proposal.best.coverage,
         is_right(fact, proposal, retrieval.passages),
-        proposal.best.holds_key,
     )
 
 
@@ -84,16 +81,12 @@ def is_right(fact: Fact, proposal: Proposal, passages: list) -> bool:
     return said and any(is_gold(fact, p.date, p.item_label, p.source) for p in cited)
 
 
-def outcome(
-    cases: list[Case], weight: float, floor: float, need_key: bool = False
-) -> dict[str, float]:
+def outcome(cases: list[Case], weight: float, floor: float) -> dict[str, float]:
     """Right and wrong answers, abstention precision and recall under one gate."""
     answered = [
         c
         for c in cases
-        if c.proposed
-        and weight * c.similarity + (1 - weight) * c.coverage >= floor
-        and (c.holds_key or not need_key)
+        if c.proposed and weight * c.similarity + (1 - weight) * c.coverage >= floor
     ]
     abstained = [c for c in cases if c not in answered]
     right = sum(c.right for c in answered)
@@ -111,8 +104,8 @@ def outcome(
     }
 
 
-def best_gate(cases: list[Case]) -> tuple[float, float, bool]:
-    gates = [(w, f, k) for w in WEIGHTS for f in FLOORS for k in (False, True)]
+def best_gate(cases: list[Case]) -> tuple[float, float]:
+    gates = [(w, f) for w in WEIGHTS for f in FLOORS]
     return max(gates, key=lambda gate: (outcome(cases, *gate)["value"], gate[1]))
 
 
@@ -141,18 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for f in facts if (c := case_for(f, backend, retriever)) is not None]
     dev = [c for c in cases if c.split == "dev"]
     test = [c for c in cases if c.split == "test"]
-    weight, floor, need_key = best_gate(dev)
+    weight, floor = best_gate(dev)
     print(f"cases: {len(dev)} dev, {len(test)} test (whole-meeting questions left out)")
-    print(
-        f"best on dev: weight {weight}, floor {floor}, key term required {need_key} "
-        f"(wrong answers cost {WRONG_COST})"
-    )
-    print(describe("dev", outcome(dev, weight, floor, need_key)))
-    print(describe("test", outcome(test, weight, floor, need_key)))
+    print(f"best on dev: weight {weight}, floor {floor} (wrong answers cost {WRONG_COST})")
+    print(describe("dev", outcome(dev, weight, floor)))
+    print(describe("test", outcome(test, weight, floor)))
     right = {name: sum(c.right for c in group) for name, group in (("dev", dev), ("test", test))}
     print(f"proposals right before any gate: dev {right['dev']}, test {right['test']}")
-    in_use = (GATE_SIMILARITY_WEIGHT, GATE_FLOOR, GATE_NEEDS_KEY_TERM)
-    print("the gate in use: weight {}, floor {}, key term required {}".format(*in_use))
+    in_use = (GATE_SIMILARITY_WEIGHT, GATE_FLOOR)
+    print("the gate in use: weight {}, floor {}".format(*in_use))
     print(describe("dev", outcome(dev, *in_use)))
     print(describe("test", outcome(test, *in_use)))
     return 0
