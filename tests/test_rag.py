@@ -32,6 +32,7 @@ ANSWER_FIELDS = {
     "backend",
     "drafted_by",
     "timings",
+    "provisional",
 }
 CITATION_FIELDS = {"n", "meeting", "date", "item", "source", "quote", "start", "end", "marking"}
 
