@@ -1,6 +1,6 @@
 """The index on a real Chroma server (`chroma run` on a free loopback port): ingest, ask,
-re-ingest and prune against it, and `quorum serve` and the CLI sharing one server-backed index
-while both run. This is the deployment docs/scaling.md describes for vectors off the machine."""
+re-ingest and prune against it, and two `quorum serve` replicas and the CLI sharing one
+server-backed index while they all run. These are the deployments docs/scaling.md describes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.conftest import NPG_QUESTION, make_settings
 from tests.servers import chroma_server, free_port, wait_until_serving
 
 NPG_MINUTES = "002_38b18e688a9d200f.txt"  # the 1:1 of 28 January 2025
+KNIFE_MINUTES = PROJECT_ROOT / "data" / "corpus" / "minutes" / "essex_pfcp_2017-06-01.txt"
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +99,25 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def start_serve(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quorum", "serve", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
-def served(
+def replicas(
     tmp_path: Path, chroma_port: int, embedder
-) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """`quorum serve` over a server-backed index holding two of the three sample meetings;
-    yields its address, the environment it runs with and the archive."""
+) -> Iterator[tuple[list[str], dict[str, str], Path]]:
+    """Two `quorum serve` replicas over one server-backed index holding two of the three
+    sample meetings; yields their addresses, the environment they run with and the archive."""
     archive = tmp_path / "archive"
     archive.mkdir()
     for name in sorted(p.name for p in SAMPLE_ARCHIVE.iterdir()):
@@ -113,41 +127,40 @@ def served(
     settings = settings.with_overrides(archive_dir=archive)
     assert not Ingestor(settings, embedder).ingest([archive]).failed
     env = quorum_env(settings)
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "quorum", "serve", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    started = [start_serve(env, tmp_path / f"serve-{n}.log") for n in (1, 2)]
     try:
-        wait_until_serving(f"{base}/api/v1/health", process, log_path)
-        yield base, env, archive
+        for n, (process, base) in enumerate(started, start=1):
+            wait_until_serving(f"{base}/api/v1/health", process, tmp_path / f"serve-{n}.log")
+        yield [base for _, base in started], env, archive
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            process.wait(timeout=60)
 
 
-def test_serve_and_the_cli_share_one_server_backed_index(served):
-    base, env, archive = served
-    with httpx.Client(base_url=base, timeout=120) as http:
-        before = http.post("/api/v1/ask", json={"question": NPG_QUESTION}).json()
-        assert "2025-01-28" not in {c["date"] for c in before["citations"]}
+def ask(base: str, question: str) -> dict:
+    return httpx.post(f"{base}/api/v1/ask", json={"question": question}, timeout=120).json()
 
-        shutil.copy(SAMPLE_ARCHIVE / NPG_MINUTES, archive / NPG_MINUTES)
-        done = run_cli(env, "ingest", str(archive), "--archive", str(archive))
-        assert done.returncode == 0, done.stderr
-        assert "added" in done.stdout and NPG_MINUTES in done.stdout
 
-        after = http.post("/api/v1/ask", json={"question": NPG_QUESTION}).json()
-        assert not after["abstained"]
-        assert {c["date"] for c in after["citations"]} == {"2025-01-28"}
-        listed = http.get("/api/v1/meetings").json()
-        assert len(listed) == 3
+def test_replicas_of_serve_and_the_cli_share_one_server_backed_index(replicas):
+    (first, second), env, archive = replicas
+    assert "2025-01-28" not in {c["date"] for c in ask(first, NPG_QUESTION)["citations"]}
+
+    shutil.copy(SAMPLE_ARCHIVE / NPG_MINUTES, archive / NPG_MINUTES)
+    done = run_cli(env, "ingest", str(archive), "--archive", str(archive))
+    assert done.returncode == 0, done.stderr
+    assert "added" in done.stdout and NPG_MINUTES in done.stdout
+    for base in (first, second):
+        answer = ask(base, NPG_QUESTION)
+        assert not answer["abstained"]
+        assert {c["date"] for c in answer["citations"]} == {"2025-01-28"}
+
+    upload = {"files": (KNIFE_MINUTES.name, KNIFE_MINUTES.read_bytes(), "text/plain")}
+    added = httpx.post(f"{first}/api/v1/ingest", files=upload, timeout=300).json()
+    assert added["summary"] == "1 added"
+    dates = {m["date"] for m in httpx.get(f"{second}/api/v1/meetings", timeout=60).json()}
+    assert "2017-06-01" in dates and len(dates) == 4
 
     asked = run_cli(env, "ask", NPG_QUESTION, "--json")
     assert asked.returncode == 0, asked.stderr
