@@ -223,7 +223,9 @@ class LexicalIndex:
 
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Slots and term frequencies of the live documents holding ``term_id``."""
-        lo, hi = np.searchsorted(self.terms, [term_id, term_id + 1])
+        # keys of the array's own dtype: mixed dtypes make numpy copy the whole array per call
+        bounds = np.array([term_id, term_id + 1], dtype=self.terms.dtype)
+        lo, hi = np.searchsorted(self.terms, bounds)
         slots, tfs = [self.slots[lo:hi]], [self.tfs[lo:hi]]
         for terms, tail_slots, tail_tfs in self.tail:
             hit = terms == term_id
