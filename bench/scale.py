@@ -80,19 +80,35 @@ def child_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+class BudgetSpent(Exception):
+    """The ingest ran out of --ingest-budget seconds (the meetings committed so far stay)."""
+
+
 def ingest_phase(args: argparse.Namespace) -> dict[str, Any]:
     from index.ingest import Ingestor
 
     embedder = Embedder()
     embedder.warm_up()
     vectors = StandInVectors(embedder) if args.vectors == "stand-in" else embedder
+    ingestor = Ingestor(child_settings(args), vectors)
     started = time.perf_counter()
-    report = Ingestor(child_settings(args), vectors).ingest([Path(args.archive)])
+
+    def stop_when_spent(done: int, total: int, path: str) -> None:
+        if args.ingest_budget and time.perf_counter() - started > args.ingest_budget:
+            raise BudgetSpent
+
+    try:
+        summary = ingestor.ingest([Path(args.archive)], progress=stop_when_spent).summary()
+    except BudgetSpent:
+        summary = f"stopped after the {args.ingest_budget:.0f} s budget"
+    seconds = time.perf_counter() - started
+    meetings, chunks = ingestor.store.catalog.counts()
     return {
-        "seconds": time.perf_counter() - started,
-        "summary": report.summary(),
-        "chunks": report.chunks_added,
-        "failed": len(report.failed),
+        "seconds": seconds,
+        "summary": summary,
+        "meetings": meetings,
+        "chunks": chunks,
+        "indexed": sorted(ingestor.store.catalog.manifest()),
     }
 
 
@@ -158,7 +174,7 @@ def run_phase(phase: str, **options: Any) -> Run:
     """``phase`` in a fresh process (so its peak RSS is its own)."""
     command = [sys.executable, "-m", "bench.scale", "--child", phase]
     for name, value in options.items():
-        command += [f"--{name}", str(value)]
+        command += [f"--{name.replace('_', '-')}", str(value)]
     before = os.getloadavg()[0]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read() if process.stdout else ""
@@ -192,6 +208,7 @@ class Figures:
     serve: Run
     index_mb: float
     server_rss_mb: float | None
+    archive_meetings: int = 0  # the archive's size, when the ingest stopped short of it
 
     @property
     def chunks_per_second(self) -> float:
@@ -208,7 +225,7 @@ class Figures:
 def measure_store(store: str, archive: Path, base: Path, args: argparse.Namespace) -> Figures:
     index = base / f"index-{store}"
     options = {"archive": archive, "index": index, "store": store, "vectors": args.vectors}
-    options["questions"] = args.questions
+    options.update(questions=args.questions, ingest_budget=args.ingest_budget)
     if store == "server":
         with chroma_server(base / "chroma-data") as server:
             options["port"] = server.port  # type: ignore[attr-defined]
@@ -222,15 +239,32 @@ def measure_store(store: str, archive: Path, base: Path, args: argparse.Namespac
 
 
 def measure_phases(store: str, options: dict[str, Any]) -> Figures:
+    """Cold ingest, no-op re-ingest and serving. When the ingest stops on its budget, the
+    later phases use a folder of links to the files it committed: figures at that size."""
     label = f"{store}, {Path(options['archive']).parent.name}"
     ingest = run_phase("ingest", **options)
     print(f"  {label}: cold ingest {ingest.result['seconds']:.0f} s ({ingest.result['summary']})")
+    archive_meetings = len(list(Path(options["archive"]).iterdir()))
+    if ingest.result["meetings"] < archive_meetings:
+        options = {**options, "archive": linked_archive(options, ingest.result["indexed"])}
     noop = run_phase("ingest", **options)
     print(f"  {label}: no-op re-ingest {noop.result['seconds']:.2f} s ({noop.result['summary']})")
     serve = run_phase("serve", **options)
     print(f"  {label}: serving warm in {serve.result['warm_seconds']:.1f} s")
-    meetings = len(list(Path(options["archive"]).iterdir()))
-    return Figures(store, meetings, ingest.result["chunks"], ingest, noop, serve, 0.0, None)
+    meetings, chunks = ingest.result["meetings"], ingest.result["chunks"]
+    stopped = archive_meetings if meetings < archive_meetings else 0
+    return Figures(store, meetings, chunks, ingest, noop, serve, 0.0, None, stopped)
+
+
+def linked_archive(options: dict[str, Any], indexed: list[str]) -> Path:
+    """A folder of links to the files an ingest committed (the index's own manifest)."""
+    folder = Path(options["index"]).parent / f"committed-{options['store']}"
+    folder.mkdir(exist_ok=True)
+    for path in map(Path, indexed):
+        link = folder / path.name
+        if not link.exists():
+            link.symlink_to(path)
+    return folder
 
 
 def load_text(run: Run) -> str:
@@ -238,7 +272,7 @@ def load_text(run: Run) -> str:
 
 
 TABLE_HEAD = (
-    f"{'store':<9}{'meetings':>9}{'chunks':>8}{'ingest s':>10}{'chunks/s':>9}"
+    f"{'store':<9}{'meetings':>16}{'chunks':>8}{'ingest s':>10}{'chunks/s':>9}"
     f"{'RSS MB ingest/serve':>21}{'chroma RSS':>11}{'index MB':>10}{'no-op s':>9}"
     f"{'retrieval ms p50/p95':>22}{'answer s p50/p95':>18}  load (ingest; serve)"
 )
@@ -249,8 +283,9 @@ def table_row(r: Figures) -> str:
     rss = f"{r.ingest.peak_rss_mb:.0f} / {r.serve.peak_rss_mb:.0f}"
     retrieval = f"{1000 * r.p('retrieval', 50):.0f} / {1000 * r.p('retrieval', 95):.0f}"
     answer = f"{r.p('total', 50):.2f} / {r.p('total', 95):.2f}"
+    meetings = f"{r.meetings:,}" + (f" of {r.archive_meetings:,}" if r.archive_meetings else "")
     return (
-        f"{r.store:<9}{r.meetings:>9,}{r.chunks:>8,}{r.ingest.result['seconds']:>10.0f}"
+        f"{r.store:<9}{meetings:>16}{r.chunks:>8,}{r.ingest.result['seconds']:>10.0f}"
         f"{r.chunks_per_second:>9.1f}{rss:>21}{server:>11}{r.index_mb:>10.0f}"
         f"{r.noop.result['seconds']:>9.2f}{retrieval:>22}{answer:>18}"
         f"  {load_text(r.ingest)}; {load_text(r.serve)}"
@@ -321,6 +356,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=["embedded", "server"])  # fmt: skip
     parser.add_argument("--vectors", choices=["stand-in", "minilm"], default="stand-in")
     parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument(
+        "--ingest-budget",
+        type=float,
+        default=0.0,
+        help="stop each cold ingest after this many seconds and measure the rest at the size "
+        "it reached (default: no limit)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="keep archives and indexes in this directory")
     parser.add_argument("--child", choices=sorted(PHASES), help=argparse.SUPPRESS)
