@@ -21,7 +21,7 @@ Everything is deterministic for a seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
@@ -435,8 +435,14 @@ def make_meeting(index: int, day: Date, seed: int = 0) -> SynthMeeting:
     return SynthMeeting(index, day, kind, tuple(headings), f"{MARKER}\n\n{text}\n")
 
 
+def iter_meetings(n: int = 1000, seed: int = 0) -> Iterator[SynthMeeting]:
+    """The archive one meeting at a time: 10,000 meetings are ~60 MB of text, never all held."""
+    for i, day in enumerate(_meeting_days(n, seed)):
+        yield make_meeting(i, day, seed)
+
+
 def generate(n: int = 1000, seed: int = 0) -> list[SynthMeeting]:
-    return [make_meeting(i, day, seed) for i, day in enumerate(_meeting_days(n, seed))]
+    return list(iter_meetings(n, seed))
 
 
 def write_archive(out_dir: Path, n: int = 1000, seed: int = 0) -> list[Path]:
@@ -444,7 +450,7 @@ def write_archive(out_dir: Path, n: int = 1000, seed: int = 0) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for meeting in generate(n, seed):
+    for meeting in iter_meetings(n, seed):
         path = out_dir / meeting.filename
         path.write_text(meeting.text, encoding="utf-8")
         paths.append(path)

@@ -147,8 +147,8 @@ class Ingestor:
                     progress(done, len(files), str(source.path))
             if prune:
                 report.results.extend(self._prune(manifest))
-            if report.changed or self.store.bm25_generation() != self.store.catalog.generation:
-                self.store.rebuild_bm25()
+            if self.store.bm25_missing():
+                self.store.fill_bm25()
         return report
 
     def _ingest_one(self, source: SourceFile, manifest: dict[str, dict]) -> FileResult:

@@ -24,11 +24,13 @@ from typing import Any
 from core.errors import ConfigError, IndexStoreError, MissingDependencyError, NotFoundError
 from core.markings import marking_level
 from core.settings import Settings
+from index import bm25
 from index.chunk import item_label
 from index.markings import item_marking, item_session
 from index.models import Chunk, Meeting
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meetings (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, date TEXT,
     kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL
@@ -44,6 +46,8 @@ CREATE TABLE IF NOT EXISTS manifest (
 CREATE INDEX IF NOT EXISTS manifest_sha ON manifest(sha256);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+    + bm25.SCHEMA
+)
 
 
 def private_dir(path: Path) -> Path:
@@ -82,7 +86,8 @@ class Catalog:
     def put_meeting(
         self, db: sqlite3.Connection, path: str, meeting: Meeting, chunks: list[Chunk]
     ) -> None:
-        """Write a meeting, its chunks and its manifest entry (call inside a transaction)."""
+        """Write a meeting, its chunks, their BM25 terms and its manifest entry (call inside
+        a transaction)."""
         db.execute(
             "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?)",
             (
@@ -99,6 +104,7 @@ class Catalog:
             "INSERT INTO chunks VALUES (?,?,?,?)",
             [(c.id, meeting.id, i, c.model_dump_json()) for i, c in enumerate(chunks)],
         )
+        bm25.add_docs(db, [lexical_doc(c, meeting) for c in chunks])
         db.execute(
             "INSERT OR REPLACE INTO manifest VALUES (?,?,?,?,?)",
             (path, meeting.sha256, meeting.id, json.dumps([c.id for c in chunks]), time.time()),
@@ -113,6 +119,7 @@ class Catalog:
         db.execute("DELETE FROM chunks WHERE meeting_id=?", (meeting_id,))
         db.execute("DELETE FROM meetings WHERE id=?", (meeting_id,))
         db.execute("DELETE FROM manifest WHERE meeting_id=?", (meeting_id,))
+        bm25.drop_docs(db, meeting_id)
         self._bump_generation(db)
         return ids
 
@@ -124,7 +131,7 @@ class Catalog:
 
     @property
     def generation(self) -> int:
-        """Goes up with every change; derived indexes (BM25) compare it to know they are stale."""
+        """Goes up with every change; readers compare it to know their caches are stale."""
         row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
 
@@ -233,6 +240,21 @@ def chunk_to_node(chunk: Chunk, meeting: Meeting, vector: list[float] | None = N
         embedding=vector,
         excluded_embed_metadata_keys=[k for k in metadata if k not in EMBED_METADATA_KEYS],
         excluded_llm_metadata_keys=list(metadata),
+    )
+
+
+def lexical_doc(chunk: Chunk, meeting: Meeting) -> bm25.LexicalDoc:
+    """What BM25 indexes of a chunk: the text the embedder reads (title, kind, date and item
+    heading included), and the metadata its hits carry."""
+    from llama_index.core.schema import MetadataMode
+
+    node = chunk_to_node(chunk, meeting)
+    return bm25.LexicalDoc(
+        chunk_id=chunk.id,
+        meeting_id=meeting.id,
+        marking_level=node.metadata["marking_level"],
+        text=node.get_content(metadata_mode=MetadataMode.EMBED),
+        metadata=node.metadata,
     )
 
 
@@ -381,50 +403,35 @@ class IndexStore:
         self._delete_vectors(orphans)
         return len(orphans)
 
-    @property
-    def bm25_dir(self) -> Path:
-        return self.path / "bm25"
-
-    def bm25_generation(self) -> int:
-        stamp = self.bm25_dir / "generation"
-        return int(stamp.read_text()) if stamp.exists() else -1
-
-    def rebuild_bm25(self) -> None:
-        """Rebuild the BM25 index from the catalogue and swap it in atomically."""
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        generation = self.catalog.generation
-        meetings = {m.id: m for m in self.catalog.meetings()}
-        nodes = [chunk_to_node(c, meetings[c.meeting_id]) for c in self.catalog.chunks()]
-        tmp = self.path / "bm25.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        if nodes:
-            BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(
-                str(tmp), show_progress=False
-            )
-        (tmp / "generation").write_text(str(generation))
-        old = self.path / "bm25.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.bm25_dir.exists():
-            self.bm25_dir.rename(old)
-        tmp.rename(self.bm25_dir)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def bm25_has_nodes(self) -> bool:
-        """Whether the committed BM25 holds any chunk (an empty index persists only its stamp)."""
-        try:
-            return any(p.name != "generation" for p in self.bm25_dir.iterdir())
-        except OSError:
-            return False
+    def bm25_missing(self) -> int:
+        """Catalogued chunks BM25 does not hold yet (only in an index from before BM25 lived
+        in the catalogue); :meth:`ensure_bm25` fills them in."""
+        row = self.catalog.db.execute(
+            "SELECT (SELECT COUNT(*) FROM chunks) - (SELECT COUNT(*) FROM bm25_docs)"
+        ).fetchone()
+        return row[0]
 
     def ensure_bm25(self) -> bool:
-        """Rebuild BM25 if the catalogue changed since it was built, unless a writer holds the
-        index (an ingest rebuilds it when it finishes): a reader never waits on a writer.
-        Returns whether BM25 is now current."""
-        if self.bm25_generation() == self.catalog.generation:
+        """Give BM25 the terms of chunks catalogued without them, one meeting per commit,
+        unless a writer holds the index (a reader never waits on one; the ingest does it).
+        Returns whether BM25 now holds every chunk."""
+        if not self.bm25_missing():
             return True
         with self.write_lock(wait=False) as held:
-            if held and self.bm25_generation() != self.catalog.generation:
-                self.rebuild_bm25()
-        return self.bm25_generation() == self.catalog.generation
+            if held:
+                self.fill_bm25()
+        return not self.bm25_missing()
+
+    def fill_bm25(self) -> None:
+        """Add the terms of every chunk BM25 lacks (the caller holds the write lock)."""
+        missing = set(bm25.missing_chunk_ids(self.catalog.db))
+        meeting_ids = {
+            row[0] for row in self.catalog.db.execute("SELECT DISTINCT meeting_id FROM chunks")
+        }
+        for meeting_id in sorted(meeting_ids):
+            chunks = [c for c in self.catalog.chunks(meeting_id) if c.id in missing]
+            if chunks:
+                meeting = self.catalog.meeting(meeting_id)
+                with self.catalog.transaction() as db:
+                    bm25.add_docs(db, [lexical_doc(c, meeting) for c in chunks])
+        shutil.rmtree(self.path / "bm25", ignore_errors=True)  # the old whole-index files

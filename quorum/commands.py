@@ -91,7 +91,7 @@ def open_retriever(settings: Settings):
 def status(args: argparse.Namespace, settings: Settings) -> int:
     store = open_index(settings)
     meetings, chunks = store.catalog.counts()
-    stale = store.bm25_generation() != store.catalog.generation
+    missing = store.bm25_missing()
     print(f"index:    {settings.index_path}")
     print(f"store:    {settings.store} Chroma, collection {settings.collection}")
     print(f"meetings: {meetings}")
@@ -100,7 +100,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     shapes = Counter(meeting.shape for meeting in store.catalog.meetings())
     for shape, count in sorted(shapes.items()):
         print(f"  read as {shape}: {count}")
-    print(f"bm25:     {'stale (rebuilt on next query)' if stale else 'up to date'}")
+    print(f"bm25:     {f'{missing} chunks to add (on next query)' if missing else 'up to date'}")
     return 0
 
 

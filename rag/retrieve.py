@@ -1,10 +1,10 @@
 """Hybrid retrieval: dense (Chroma) and BM25 fused by weighted reciprocal rank, small-to-big.
 
-Built from llama-index parts: a VectorStoreIndex over the ChromaVectorStore, the persisted
-BM25Retriever, and QueryFusionRetriever — extended because its reciprocal-rank mode ignores
-retriever weights and keys nodes by content hash. Here ranks fuse by node id with weights
-that favour the lexical side (questions name bodies, people and dates; BM25 ranked the right
-meeting first far more often than MiniLM alone on these minutes).
+Built from llama-index parts: a VectorStoreIndex over the ChromaVectorStore, a BM25 retriever
+over the catalogue's terms (index/bm25.py), and QueryFusionRetriever — extended because its
+reciprocal-rank mode ignores retriever weights and keys nodes by content hash. Here ranks fuse
+by node id with weights that favour the lexical side (questions name bodies, people and dates;
+BM25 ranked the right meeting first far more often than MiniLM alone on these minutes).
 
 Clearance: a retriever serves one clearance (``settings.clearance``). Items marked above it
 are filtered out inside the Chroma query and the BM25 weight mask alike, and the meetings it
@@ -12,9 +12,8 @@ hands out (to answers, briefings, the register, the meetings view) have those it
 (:func:`index.markings.visible_part`). :meth:`HybridRetriever.cleared` gives the same index
 at another clearance (one per signed-in user's level in the web app).
 
-Never blocked: reading the catalogue never waits on an ingest (SQLite WAL), and a stale BM25
-is rebuilt only when no writer holds the index lock; otherwise the last BM25 committed stays
-in use until the writer rebuilds it.
+Never blocked: reading the catalogue never waits on an ingest (SQLite WAL), and BM25's terms
+commit with their meeting, so each read sees the last commit whole.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from typing import Any
 from core.errors import NotFoundError
 from core.markings import HIGHEST, clearance_level
 from core.settings import Settings
+from index.bm25 import LexicalIndex, lexical_retriever
 from index.chunk import HEADER_ITEM_HEADING, HEADER_ITEM_NUMBER, item_label
 from index.embed import Embedder
 from index.markings import item_marking, visible_meetings, visible_part
@@ -87,7 +87,11 @@ class HybridRetriever:
     """Turns a question (plus optional explicit filters) into scored agenda-item passages."""
 
     def __init__(
-        self, settings: Settings, store: IndexStore | None = None, embedder: Embedder | None = None
+        self,
+        settings: Settings,
+        store: IndexStore | None = None,
+        embedder: Embedder | None = None,
+        lexical: LexicalIndex | None = None,
     ) -> None:
         self.settings = settings
         self.store = store or IndexStore(settings)
@@ -95,17 +99,17 @@ class HybridRetriever:
         self.level = clearance_level(settings.clearance)
         self._lock = threading.Lock()
         self._generation = -1
-        self._bm25_generation = -1
         self._meetings: dict[str, Meeting] = {}
         self._chunk_ids: set[str] = set()
-        self._bm25: Any = None
+        self._bm25 = lexical or LexicalIndex()
 
     def cleared(self, clearance: str) -> HybridRetriever:
-        """This index seen at another clearance (sharing the store and the loaded embedder)."""
+        """This index seen at another clearance (sharing the store, the loaded embedder and
+        the BM25 postings in memory)."""
         if clearance == self.settings.clearance:
             return self
         return HybridRetriever(
-            self.settings.with_overrides(clearance=clearance), self.store, self.embedder
+            self.settings.with_overrides(clearance=clearance), self.store, self.embedder, self._bm25
         )
 
     def warm_up(self) -> None:
@@ -151,24 +155,9 @@ class HybridRetriever:
                 visible = visible_meetings(everything, self.settings.clearance)
                 self._meetings = {m.id: m for m in visible}
                 self._chunk_ids = self.store.catalog.chunk_ids()
-                self._generation = generation
-            if self.store.bm25_generation() != generation:
                 self.store.ensure_bm25()
-            if self.store.bm25_generation() != self._bm25_generation:
-                self._bm25_generation = self.store.bm25_generation()
-                self._bm25 = self._load_bm25()
-
-    def _load_bm25(self) -> Any:
-        """The BM25 last committed, or None when it holds nothing (or is being swapped)."""
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        if not self.store.bm25_has_nodes():
-            return None
-        try:
-            return BM25Retriever.from_persist_dir(str(self.store.bm25_dir), show_progress=False)
-        except (OSError, ValueError):
-            self._bm25_generation = -1  # caught mid-swap: try again on the next question
-            return self._bm25
+                self._bm25.sync(self.store.catalog.db)
+                self._generation = generation
 
     def retrieve(
         self, question: str, filters: Filters | None = None, top_k: int | None = None
@@ -182,7 +171,7 @@ class HybridRetriever:
             merged = relax_kinds(merged)
             scope = [m for m in meetings if in_scope(m, merged)]
         retrieval = Retrieval(question, merged, scope)
-        if not scope or self._bm25 is None:
+        if not scope or not self._bm25.size:
             return retrieval
         hits = self._fused_hits(question, merged, {m.id for m in scope})
         retrieval.passages = self._to_passages(hits, merged)[: top_k or self.settings.top_k]
@@ -196,10 +185,10 @@ class HybridRetriever:
             filters=vector_filter(None if every_meeting else scope_ids, self.level),
         )
         with self._lock:
-            lexical = self._bm25
-            lexical.similarity_top_k = min(self.settings.candidates, len(lexical.corpus))
-            lexical.corpus_weight_mask = (
-                None if every_meeting and every_marking else self._bm25_mask(scope_ids)
+            lexical = lexical_retriever(
+                self._bm25,
+                self.settings.candidates,
+                None if every_meeting and every_marking else self._bm25_mask(scope_ids),
             )
             fusion = make_fusion_retriever(
                 [dense, lexical], [DENSE_WEIGHT, LEXICAL_WEIGHT], self.settings.candidates * 2
@@ -207,16 +196,9 @@ class HybridRetriever:
             hits = fusion.retrieve(question)
         return [h for h in hits if h.node.node_id in self._chunk_ids and self._visible(h)]
 
-    def _bm25_mask(self, scope_ids: set[str]) -> list[int]:
-        """1 for the chunks in scope at or below this clearance (unlabelled ones count as
-        marked at the top, so an index built before markings were stored fails closed)."""
-        return [
-            int(
-                doc.get("meeting_id") in scope_ids
-                and int(doc.get("marking_level", HIGHEST)) <= self.level
-            )
-            for doc in self._bm25.corpus
-        ]
+    def _bm25_mask(self, scope_ids: set[str]) -> Any:
+        """True for the chunks in scope at or below this clearance."""
+        return self._bm25.allowed(scope_ids, self.level)
 
     def _visible(self, hit: Any) -> bool:
         """Whether a hit's item is one this clearance may see (a second check behind the

@@ -3,14 +3,18 @@ answers (failing with its log if it dies or never does)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bench.chroma import chroma_command, heartbeat_url
 
 WAIT = 180  # seconds a server may take to load its models and start answering
 
@@ -40,3 +44,21 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, *ready: i
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.5)
     pytest.fail(f"the server did not start serving in {WAIT} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[int]:
+    """A real `chroma run` persisting under ``path`` on a free loopback port; yields the port."""
+    path.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = path / "chroma.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            chroma_command(path / "data", port), stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_serving(heartbeat_url(port), process, log_path)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -78,8 +78,11 @@ def test_every_chunk_carries_its_items_marking_and_session_in_chroma_and_bm25(sa
     assert all(m["marking"] == "Official Sensitive - Operational" for m in marked)
     assert {m["session"] for m in stored} == {"open"}
     assert sum(m["marking_level"] > 0 for m in stored) == len(marked)
-    bm25 = [d for d in owner._bm25.corpus if d["item_number"] == MARKED_ITEM]
-    assert any(d["date"] == MARKED_DATE and d["marking_level"] == 1 for d in bm25)
+    owner.meetings()
+    bm25 = [json.loads(m) for m in owner._bm25.metadata]
+    marked_bm25 = [d for d in bm25 if d["item_number"] == MARKED_ITEM and d["date"] == MARKED_DATE]
+    assert marked_bm25 and all(d["marking_level"] == 1 for d in marked_bm25)
+    assert owner._bm25.levels.tolist() == [d["marking_level"] for d in bm25]
 
 
 def test_the_chroma_query_itself_excludes_marked_chunks(owner):
@@ -94,9 +97,10 @@ def test_the_chroma_query_itself_excludes_marked_chunks(owner):
 def test_the_bm25_mask_excludes_marked_chunks(official):
     official.meetings()
     mask = official._bm25_mask({m.id for m in official.meetings()})
-    marked = [d["marking_level"] > 0 for d in official._bm25.corpus]
-    assert any(marked)
+    marked = [json.loads(m)["marking_level"] > 0 for m in official._bm25.metadata]
+    assert any(marked) and not all(marked)
     assert all(not keep for keep, m in zip(mask, marked, strict=True) if m)
+    assert all(keep for keep, m in zip(mask, marked, strict=True) if not m)
 
 
 def test_an_uncleared_answer_neither_retrieves_nor_quotes_the_marked_item(
