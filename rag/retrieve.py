@@ -14,7 +14,9 @@ at another clearance (one per signed-in user's level in the web app).
 
 Never blocked: reading the catalogue never waits on an ingest (SQLite WAL), and a stale BM25
 is rebuilt only when no writer holds the index lock; otherwise the last BM25 committed stays
-in use until the writer rebuilds it.
+in use until the writer rebuilds it. Chunks still waiting for the second vector pass
+(:mod:`index.vectors`) are found by BM25 and by their static vectors (a third, dense
+retriever with the dense weight, in the static embedder's own space) until MiniLM's land.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from core.errors import NotFoundError
 from core.markings import HIGHEST, clearance_level
 from core.settings import Settings
 from index.chunk import HEADER_ITEM_HEADING, HEADER_ITEM_NUMBER, item_label
-from index.embed import Embedder
+from index.embed import Embedder, StaticEmbedder
 from index.markings import item_marking, visible_meetings, visible_part
 from index.models import Meeting
 from index.store import IndexStore
@@ -96,6 +98,8 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._generation = -1
         self._bm25_generation = -1
+        self._vector_generation = -1
+        self._pending = False
         self._meetings: dict[str, Meeting] = {}
         self._chunk_ids: set[str] = set()
         self._bm25: Any = None
@@ -115,14 +119,13 @@ class HybridRetriever:
 
     @cached_property
     def _vector_index(self) -> Any:
-        from llama_index.core import VectorStoreIndex
+        return vector_index(self.store.vector_store, self.embedder)
 
-        from rag.tokens import use_offline_tokenizer_in_llama_index
-
-        use_offline_tokenizer_in_llama_index()
-        return VectorStoreIndex.from_vector_store(
-            self.store.vector_store, embed_model=self.embedder.as_llama_embedding()
-        )
+    @cached_property
+    def _static_index(self) -> Any:
+        """Static vectors of chunks the second pass has not reached, queried in their space."""
+        static = StaticEmbedder(self.embedder, self.settings.model_dir)
+        return vector_index(self.store.static_vector_store, static)
 
     def meetings(self) -> list[Meeting]:
         """Every meeting this clearance may see, oldest first, with items above it withheld
@@ -143,10 +146,18 @@ class HybridRetriever:
         """Reload catalogue-derived state when another process or an upload changed the index."""
         with self._lock:
             generation = self.store.catalog.generation
+            vectors = self.store.catalog.vector_generation
+            if self._generation >= 0 and (generation, vectors) != (
+                self._generation,
+                self._vector_generation,
+            ):  # changed since loaded, perhaps by another process or the second vector pass
+                self.store.reopen_vectors()
+                self.__dict__.pop("_vector_index", None)
+                self.__dict__.pop("_static_index", None)
+            if (generation, vectors) != (self._generation, self._vector_generation):
+                self._pending = self.store.catalog.pending_count() > 0
+            self._vector_generation = vectors
             if generation != self._generation:
-                if self._generation >= 0:  # changed since loaded, perhaps by another process
-                    self.store.reopen_vectors()
-                    self.__dict__.pop("_vector_index", None)
                 everything = self.store.catalog.meetings()
                 visible = visible_meetings(everything, self.settings.clearance)
                 self._meetings = {m.id: m for m in visible}
@@ -191,19 +202,28 @@ class HybridRetriever:
     def _fused_hits(self, question: str, filters: Filters, scope_ids: set[str]) -> list[Any]:
         every_meeting = filters.is_empty
         every_marking = self.level >= HIGHEST
-        dense = self._vector_index.as_retriever(
-            similarity_top_k=self.settings.candidates,
-            filters=vector_filter(None if every_meeting else scope_ids, self.level),
-        )
+        where = vector_filter(None if every_meeting else scope_ids, self.level)
+        retrievers = [
+            self._vector_index.as_retriever(
+                similarity_top_k=self.settings.candidates, filters=where
+            )
+        ]
+        weights = [DENSE_WEIGHT, LEXICAL_WEIGHT]
+        if self._pending:
+            retrievers.append(
+                self._static_index.as_retriever(
+                    similarity_top_k=self.settings.candidates, filters=where
+                )
+            )
+            weights.append(DENSE_WEIGHT)
         with self._lock:
             lexical = self._bm25
             lexical.similarity_top_k = min(self.settings.candidates, len(lexical.corpus))
             lexical.corpus_weight_mask = (
                 None if every_meeting and every_marking else self._bm25_mask(scope_ids)
             )
-            fusion = make_fusion_retriever(
-                [dense, lexical], [DENSE_WEIGHT, LEXICAL_WEIGHT], self.settings.candidates * 2
-            )
+            retrievers.insert(1, lexical)
+            fusion = make_fusion_retriever(retrievers, weights, self.settings.candidates * 2)
             hits = fusion.retrieve(question)
         return [h for h in hits if h.node.node_id in self._chunk_ids and self._visible(h)]
 
@@ -246,6 +266,18 @@ class HybridRetriever:
         for passage in passages:
             passage.score *= people_boost(passage, self._meetings[passage.meeting_id], filters)
         return sorted(passages, key=lambda p: p.score, reverse=True)
+
+
+def vector_index(vector_store: Any, embedder: Any) -> Any:
+    """A llama-index VectorStoreIndex over a Chroma store, its queries embedded by ``embedder``."""
+    from llama_index.core import VectorStoreIndex
+
+    from rag.tokens import use_offline_tokenizer_in_llama_index
+
+    use_offline_tokenizer_in_llama_index()
+    return VectorStoreIndex.from_vector_store(
+        vector_store, embed_model=embedder.as_llama_embedding()
+    )
 
 
 def whole_item(meeting: Meeting, number: str) -> Passage:
