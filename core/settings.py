@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     vector_pass: Literal["background", "inline"] = _field(
         "background",
         "When chunks get their MiniLM vectors. background: ingest commits each meeting with "
-        "BM25 at once (searchable when ingest returns) and a second pass fills the vectors "
-        "(started after `quorum ingest`, an upload and `quorum serve`; `quorum vectors` runs it "
-        "now). inline: ingest embeds every chunk before it commits (about 4x slower).",
+        "static vectors distilled from MiniLM (searchable with BM25 when ingest returns) and a "
+        "second pass adds MiniLM's (started after `quorum ingest`, an upload and `quorum "
+        "serve`; `quorum vectors` runs it now). inline: MiniLM embeds each meeting before it "
+        "commits (the old path, several times slower).",
         flag="--vector-pass",
     )
     top_k: int = _field(4, "Agenda items handed to the answer step.", flag="--top-k", ge=1, le=50)

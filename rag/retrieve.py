@@ -210,11 +210,10 @@ class HybridRetriever:
         ]
         weights = [DENSE_WEIGHT, LEXICAL_WEIGHT]
         if self._pending:
-            retrievers.append(
-                self._static_index.as_retriever(
-                    similarity_top_k=self.settings.candidates, filters=where
-                )
+            static = self._static_index.as_retriever(
+                similarity_top_k=self.settings.candidates, filters=where
             )
+            retrievers.append(own_query_embedding(static))
             weights.append(DENSE_WEIGHT)
         with self._lock:
             lexical = self._bm25
@@ -266,6 +265,19 @@ class HybridRetriever:
         for passage in passages:
             passage.score *= people_boost(passage, self._meetings[passage.meeting_id], filters)
         return sorted(passages, key=lambda p: p.score, reverse=True)
+
+
+def own_query_embedding(retriever: Any) -> Any:
+    """``retriever`` embedding the query itself: the fusion hands every retriever one
+    QueryBundle, and the first vector retriever leaves its (MiniLM) query vector in it."""
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import QueryBundle
+
+    class OwnQueryEmbedding(BaseRetriever):
+        def _retrieve(self, query_bundle: QueryBundle) -> list:
+            return retriever.retrieve(QueryBundle(query_bundle.query_str))
+
+    return OwnQueryEmbedding()
 
 
 def vector_index(vector_store: Any, embedder: Any) -> Any:
