@@ -31,15 +31,16 @@ LOG_NAME = "vectors.log"
 
 
 @contextlib.contextmanager
-def filler_lock(index_dir: Path) -> Iterator[bool]:
-    """Yields whether this process is the index's one second pass (never waits)."""
+def filler_lock(index_dir: Path, wait: bool = False) -> Iterator[bool]:
+    """Yields whether this process is the index's one second pass (with ``wait``, once the
+    pass running elsewhere has ended)."""
     try:
         handle = open(index_dir / ".vectors.lock", "a")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise IndexStoreError(f"{index_dir}: cannot lock the index ({exc.strerror})") from None
     with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
@@ -54,10 +55,12 @@ def fill_vectors(
     embedder: Embedder,
     batch: int = FILL_BATCH,
     progress: Callable[[int, int], None] | None = None,
+    wait: bool = False,
 ) -> int | None:
     """Embed every pending chunk and add its vector; returns how many were added, or None
-    when another pass is already filling this index."""
-    with filler_lock(store.path) as held:
+    when another pass is already filling this index (with ``wait``: after it ends, this
+    pass takes whatever is still pending)."""
+    with filler_lock(store.path, wait) as held:
         if not held:
             return None
         added = 0

@@ -350,7 +350,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         if report.failed:
             print_ingest_report(report, settings)
             return 1
-        fill_vectors(ingestor.store, ingestor.embedder)  # score the finished index, every run
+        fill_vectors(ingestor.store, ingestor.embedder, wait=True)  # score a finished index
     facts = load_facts([args.facts] if args.facts else DEFAULT_FACTS, parse_ids(args.only))
     with tqdm(total=len(facts), unit="fact", file=sys.stderr, leave=False) as bar:
         result = run_eval(AnswerEngine(settings), facts, lambda done, total: bar.update(1))

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import NotFoundError, QuorumError, UsageError
+from core.errors import NotFoundError, UsageError
 from core.markings import clearance_level, marking_level
 from core.settings import Settings
 from index.ingest import Ingestor, IngestReport, Progress
@@ -120,7 +120,7 @@ class Services:
     def _fill_vectors(self) -> None:
         try:
             fill_vectors(IndexStore(self.settings), self.retriever.embedder)
-        except QuorumError as exc:  # nothing is lost: the chunks stay pending for the next pass
+        except Exception as exc:  # nothing is lost: the chunks stay pending for the next pass
             print(f"quorum: second vector pass stopped: {exc}", file=sys.stderr)
 
     def digest(self, since: str | None, clearance: str | None = None) -> list[DigestEntry]:
