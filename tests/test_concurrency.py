@@ -40,6 +40,7 @@ def test_a_running_reader_sees_a_meeting_another_process_commits(tmp_path, embed
     assert (top.date, top.item_number) == ("2025-01-28", "7")
     assert "second pass started" in done.stdout  # MiniLM's vectors come from its own process
     wait_for(lambda: IndexStore(settings).catalog.pending_count() == 0)
+    retriever.meetings()  # what every read does first: it notices the new vectors, reopens Chroma
     dense = retriever._vector_index.as_retriever(similarity_top_k=3).retrieve(NPG_QUESTION)
     assert any(hit.node.metadata["date"] == "2025-01-28" for hit in dense)
 

@@ -19,6 +19,7 @@ from index.store import IndexStore
 from index.vectors import fill_vectors
 from rag.retrieve import HybridRetriever
 from tests.conftest import NPG_QUESTION, make_settings, session_static_table
+from tests.test_briefing import run_quorum
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -161,3 +162,15 @@ def test_inline_ingest_embeds_before_it_commits(tmp_path, embedder):
     store = IndexStore(settings)
     assert store.catalog.pending_count() == 0
     assert (store.collection.count(), store.static_collection.count()) == (report.chunks_added, 0)
+
+
+def test_quorum_vectors_runs_the_second_pass_and_status_shows_what_waits(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    report = Ingestor(settings, embedder).ingest([SAMPLE_ARCHIVE])
+    index = ["--index", str(settings.index_path)]
+    before = run_quorum("status", *index, data_dir=tmp_path)
+    assert f"vectors:  {report.chunks_added} chunks pending" in before.stdout
+    filled = run_quorum("vectors", *index, data_dir=tmp_path)
+    assert filled.returncode == 0, filled.stderr
+    assert f"{report.chunks_added} vectors added; 0 pending" in filled.stdout
+    assert "vectors:  complete" in run_quorum("status", *index, data_dir=tmp_path).stdout
