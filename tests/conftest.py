@@ -86,16 +86,24 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     """The sample archive ingested once into a real Chroma index (read-only for tests)."""
+    root = tmp_path_factory.mktemp("sample-index")
+    settings = make_settings(root)
+    ingest_settled(settings, embedder, [SAMPLE_ARCHIVE])
+    return settings
+
+
+def ingest_settled(settings: Settings, embedder: Embedder, paths: list[Path]) -> None:
+    """Ingest ``paths`` and run the second pass: an index as it stands once every MiniLM
+    vector is in (a server started over it has nothing to fill while tests ask it things),
+    with the session's static table where that server looks for one (for its uploads)."""
     from index.ingest import Ingestor
     from index.store import IndexStore
     from index.vectors import fill_vectors
 
-    root = tmp_path_factory.mktemp("sample-index")
-    settings = make_settings(root)
-    report = Ingestor(settings, embedder).ingest([SAMPLE_ARCHIVE])
+    report = Ingestor(settings, embedder).ingest(paths)
     assert not report.failed, report.failed
-    fill_vectors(IndexStore(settings), embedder)  # a settled index: every MiniLM vector in
-    return settings
+    fill_vectors(IndexStore(settings), embedder)
+    link_static_table(settings.data_dir)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -174,3 +175,19 @@ def test_quorum_vectors_runs_the_second_pass_and_status_shows_what_waits(tmp_pat
     assert filled.returncode == 0, filled.stderr
     assert f"{report.chunks_added} vectors added; 0 pending" in filled.stdout
     assert "vectors:  complete" in run_quorum("status", *index, data_dir=tmp_path).stdout
+
+
+def test_an_upload_is_searchable_at_once_and_the_app_fills_its_vectors(tmp_path):
+    from web.services import Services
+
+    settings = make_settings(tmp_path)
+    services = Services(settings)
+    report, _ = services.ingest([SAMPLE_ARCHIVE / "002_38b18e688a9d200f.txt"])
+    assert report.chunks_added and not report.failed
+    assert services.retriever.retrieve(NPG_QUESTION).passages[0].date == "2025-01-28"
+    store = IndexStore(settings)
+    for thread in [t for t in threading.enumerate() if t.name == "quorum-vectors"]:
+        thread.join(timeout=600)
+    assert store.catalog.pending_count() == 0
+    assert store.collection.count() == report.chunks_added
+    assert services.retriever.retrieve(NPG_QUESTION).passages[0].date == "2025-01-28"
