@@ -3,6 +3,7 @@
 With ``vector_pass="background"`` (the default) a meeting commits with cheap static vectors
 (:class:`index.embed.StaticEmbedder`) and :mod:`index.vectors` adds MiniLM's in a second
 pass; ``"inline"`` embeds with MiniLM before each commit.
+
 Unchanged files (same sha256 at the same path) cost a hash and nothing more; a changed file
 replaces exactly its own meeting; the same bytes under a second name are reported as a
 duplicate and not indexed twice; ``prune`` drops meetings whose file is gone. A file that
