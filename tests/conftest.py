@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from core.settings import SAMPLE_ARCHIVE, Settings
-from index.embed import Embedder, StaticEmbedder
+from index.embed import Embedder, StaticEmbedder, save_table
 from rag.backends import register, unregister
 from rag.backends.chat import ChatBackend
 from tests.fakes import FakeLLM
@@ -56,7 +56,7 @@ def session_static_table() -> Path:
     its own; tests in this process reuse it in memory, CLI processes through a link."""
     cache = Path(tempfile.mkdtemp(prefix="quorum-static-table-"))
     static = StaticEmbedder(session_embedder(), cache)
-    static.warm_up()
+    save_table(static.table_path, static.table)  # from memory if a test already built one
     return static.table_path
 
 
