@@ -7,8 +7,9 @@ synthetic archive of N meetings.
 Measures retrieval (the ``retrieve`` stage of each answer), extractive answers (total) and, with
 ``--local``, answers from the embedded local model (time to first token and total). Models load
 and one untimed question runs before the clock starts; load times print on their own lines.
-``--keep DIR`` reuses the archives and indexes ``bench.ingest --keep DIR`` built (the ingest then
-is a no-op), or builds them there for the next run. Targets are on p95, marked PASS or MISS.
+``--keep DIR`` reuses the archives and indexes an earlier ``bench.answer --keep DIR`` built
+(the ingest then is a no-op), or builds them there for the next run. Targets are on p95,
+marked PASS or MISS.
 ``--profile`` prints where the timed extractive answers spend their time.
 """
 

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     embed_batch_size: int = _field(
         64, "Texts per embedding call.", ge=1, alias="QUORUM_EMBED_BATCH"
     )
+    vector_pass: Literal["background", "inline"] = _field(
+        "background",
+        "When chunks get their MiniLM vectors. background: ingest commits each meeting with "
+        "static vectors distilled from MiniLM (searchable with BM25 when ingest returns) and a "
+        "second pass adds MiniLM's (started after `quorum ingest`, an upload and `quorum "
+        "serve`; `quorum vectors` runs it now). inline: MiniLM embeds each meeting before it "
+        "commits (the old path, several times slower).",
+        flag="--vector-pass",
+    )
     top_k: int = _field(4, "Agenda items handed to the answer step.", flag="--top-k", ge=1, le=50)
     candidates: int = _field(20, "Chunks each retriever (dense, BM25) returns before fusion.", ge=1)
     llm: str = _field(
@@ -169,6 +178,14 @@ class Settings(BaseSettings):
         values = self.model_dump()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return _validated(type(self), values)
+
+    def environment(self) -> dict[str, str]:
+        """The process environment with every field set as its ``QUORUM_*`` variable, so a
+        child process (the second vector pass) sees exactly these settings."""
+        env = dict(os.environ)
+        for name, value in self.model_dump().items():
+            env[env_name(name)] = "" if value is None else str(value)
+        return env
 
     @classmethod
     def isolated(cls, **values: Any) -> Settings:

@@ -166,8 +166,9 @@ class FactResult:
         return self.accurate and self.cited_gold
 
 
-def score_fact(fact: Fact, answer: Answer, passages: list[Passage]) -> FactResult:
-    gold_rank = next(
+def gold_rank(fact: Fact, passages: list[Passage]) -> int | None:
+    """The 1-based rank of the fact's gold item among ``passages``, None if absent."""
+    return next(
         (
             i
             for i, p in enumerate(passages, start=1)
@@ -175,17 +176,30 @@ def score_fact(fact: Fact, answer: Answer, passages: list[Passage]) -> FactResul
         ),
         None,
     )
+
+
+def retrieval_scores(ranks: list[int | None]) -> dict[str, float]:
+    """hit@1, hit@5 and MRR of answerable facts' gold ranks (retrieved to RETRIEVAL_DEPTH)."""
+    return {
+        "hit@1": ratio(sum(r == 1 for r in ranks), len(ranks)),
+        "hit@5": ratio(sum(r is not None for r in ranks), len(ranks)),
+        "mrr": ratio(sum(1 / r for r in ranks if r), len(ranks)),
+    }
+
+
+def score_fact(fact: Fact, answer: Answer, passages: list[Passage]) -> FactResult:
+    rank = gold_rank(fact, passages)
     accurate = is_accurate(fact, answer)
     good = sum(citation_is_good(fact, c) for c in answer.citations)
     cited_gold = good > 0
     return FactResult(
         fact,
         answer,
-        gold_rank,
+        rank,
         accurate,
         cited_gold,
         good,
-        explain(fact, answer, accurate, cited_gold, gold_rank),
+        explain(fact, answer, accurate, cited_gold, rank),
     )
 
 
@@ -230,9 +244,7 @@ class EvalReport:
         latencies = sorted(r.answer.timings.get("total", 0.0) for r in results)
         return {
             "facts": len(results),
-            "hit@1": ratio(sum(r == 1 for r in ranks), len(ranks)),
-            "hit@5": ratio(sum(r is not None for r in ranks), len(ranks)),
-            "mrr": ratio(sum(1 / r for r in ranks if r), len(ranks)),
+            **retrieval_scores(ranks),
             "accuracy": ratio(len(accurate), len(answerable)),
             "cited_accuracy": ratio(
                 sum(r.accurate and r.cited_gold for r in answerable), len(answerable)

@@ -1,5 +1,9 @@
 """Incremental ingest: files in, meetings and chunks committed one meeting at a time.
 
+With ``vector_pass="background"`` (the default) a meeting commits with cheap static vectors
+(:class:`index.embed.StaticEmbedder`) and :mod:`index.vectors` adds MiniLM's in a second
+pass; ``"inline"`` embeds with MiniLM before each commit.
+
 Unchanged files (same sha256 at the same path) cost a hash and nothing more; a changed file
 replaces exactly its own meeting; the same bytes under a second name are reported as a
 duplicate and not indexed twice; ``prune`` drops meetings whose file is gone. A file that
@@ -18,7 +22,7 @@ from typing import Literal
 from core.errors import ParseError, QuorumError
 from core.settings import Settings
 from index.chunk import chunk_meeting
-from index.embed import Embedder
+from index.embed import Embedder, StaticEmbedder
 from index.models import Meeting
 from index.outcomes import extract_outcomes
 from index.parse import parse_text
@@ -124,12 +128,19 @@ class Ingestor:
         self.settings = settings
         self.store = IndexStore(settings)
         self._embedder = embedder
+        self._static: StaticEmbedder | None = None
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
             self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
         return self._embedder
+
+    @property
+    def static_embedder(self) -> StaticEmbedder:
+        if self._static is None:
+            self._static = StaticEmbedder(self.embedder, self.settings.model_dir)
+        return self._static
 
     def ingest(
         self, paths: Iterable[Path], *, prune: bool = False, progress: Progress | None = None
@@ -171,9 +182,16 @@ class Ingestor:
                     str(source.path), "duplicate", f"the same minutes as {twin} (another format)"
                 )
             chunks = chunk_meeting(meeting, self.embedder.count_tokens, self.embedder.window)
-            vectors = self.embedder.embed([c.embed_text for c in chunks])
+            texts = [c.embed_text for c in chunks]
             replaces = previous["meeting_id"] if previous else None
-            self.store.commit_meeting(key, meeting, chunks, vectors, replaces=replaces)
+            if self.settings.vector_pass == "inline":
+                vectors = self.embedder.embed(texts)
+                self.store.commit_meeting(key, meeting, chunks, vectors, replaces=replaces)
+            else:
+                static = self.static_embedder.embed(texts)
+                self.store.commit_meeting(
+                    key, meeting, chunks, None, replaces=replaces, static_vectors=static
+                )
         except QuorumError as exc:
             return FileResult(str(source.path), "failed", str(exc))
         manifest[key] = {"sha256": sha, "meeting_id": meeting.id}

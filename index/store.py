@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS manifest (
 );
 CREATE INDEX IF NOT EXISTS manifest_sha ON manifest(sha256);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_vectors (
+    chunk_id TEXT PRIMARY KEY, meeting_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_meeting ON pending_vectors(meeting_id);
 """
     + bm25.SCHEMA
 )
@@ -84,10 +88,16 @@ class Catalog:
         self.db.execute("COMMIT")
 
     def put_meeting(
-        self, db: sqlite3.Connection, path: str, meeting: Meeting, chunks: list[Chunk]
+        self,
+        db: sqlite3.Connection,
+        path: str,
+        meeting: Meeting,
+        chunks: list[Chunk],
+        vectors_pending: bool = False,
     ) -> None:
         """Write a meeting, its chunks, their BM25 terms and its manifest entry (call inside
-        a transaction)."""
+        a transaction); ``vectors_pending`` records that its chunks still wait for their dense
+        vectors."""
         db.execute(
             "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?)",
             (
@@ -109,6 +119,11 @@ class Catalog:
             "INSERT OR REPLACE INTO manifest VALUES (?,?,?,?,?)",
             (path, meeting.sha256, meeting.id, json.dumps([c.id for c in chunks]), time.time()),
         )
+        if vectors_pending:
+            db.executemany(
+                "INSERT OR REPLACE INTO pending_vectors VALUES (?,?)",
+                [(c.id, meeting.id) for c in chunks],
+            )
         self._bump_generation(db)
 
     def drop_meeting(self, db: sqlite3.Connection, meeting_id: str) -> list[str]:
@@ -120,6 +135,7 @@ class Catalog:
         db.execute("DELETE FROM meetings WHERE id=?", (meeting_id,))
         db.execute("DELETE FROM manifest WHERE meeting_id=?", (meeting_id,))
         bm25.drop_docs(db, meeting_id)
+        db.execute("DELETE FROM pending_vectors WHERE meeting_id=?", (meeting_id,))
         self._bump_generation(db)
         return ids
 
@@ -133,6 +149,39 @@ class Catalog:
     def generation(self) -> int:
         """Goes up with every change; readers compare it to know their caches are stale."""
         row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def pending_vectors(self, limit: int) -> list[Chunk]:
+        """Up to ``limit`` committed chunks whose dense vectors the second pass has not added."""
+        rows = self.db.execute(
+            "SELECT c.body FROM pending_vectors p JOIN chunks c ON c.id = p.chunk_id "
+            "ORDER BY p.rowid LIMIT ?",
+            (limit,),
+        )
+        return [Chunk.model_validate_json(r[0]) for r in rows]
+
+    def pending_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM pending_vectors")}
+
+    def pending_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM pending_vectors").fetchone()[0]
+
+    def vectors_added(self, chunk_ids: list[str]) -> None:
+        """Mark chunks as holding their dense vectors and bump the vector generation (which
+        tells readers in other processes to reopen Chroma); BM25 is left alone."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM pending_vectors WHERE chunk_id=?", [(i,) for i in chunk_ids]
+            )
+            db.execute(
+                "INSERT INTO meta VALUES ('vector_generation', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    @property
+    def vector_generation(self) -> int:
+        """Goes up each time the second pass adds vectors to committed chunks."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='vector_generation'").fetchone()
         return int(row[0]) if row else 0
 
     def manifest(self) -> dict[str, dict[str, Any]]:
@@ -258,8 +307,9 @@ def lexical_doc(chunk: Chunk, meeting: Meeting) -> bm25.LexicalDoc:
     )
 
 
-def open_chroma_collection(settings: Settings) -> Any:
-    """The Chroma collection for this index: embedded on disk, or on a Chroma server."""
+def open_chroma_collection(settings: Settings, name: str | None = None) -> Any:
+    """A Chroma collection of this index (default: ``settings.collection``), embedded on
+    disk or on a Chroma server."""
     try:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -276,7 +326,7 @@ def open_chroma_collection(settings: Settings) -> Any:
                 path=str(settings.index_path / "chroma"), settings=chroma_settings
             )
         return client.get_or_create_collection(
-            settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            name or settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
     except ValueError as exc:
         raise ConfigError(f"Chroma collection {settings.collection!r}: {exc}") from None
@@ -329,6 +379,17 @@ class IndexStore:
 
         return ChromaVectorStore(chroma_collection=self.collection)
 
+    @cached_property
+    def static_collection(self) -> Any:
+        """Static vectors of chunks still waiting for the second pass (:mod:`index.vectors`)."""
+        return open_chroma_collection(self.settings, f"{self.settings.collection}_static")
+
+    @cached_property
+    def static_vector_store(self) -> Any:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.static_collection)
+
     def reopen_vectors(self) -> None:
         """See vectors another process committed: embedded Chroma keeps its vector segments
         in memory per process, so drop this process's cached client and open it afresh."""
@@ -336,8 +397,8 @@ class IndexStore:
             from chromadb.api.client import SharedSystemClient
 
             SharedSystemClient.clear_system_cache()
-        self.__dict__.pop("collection", None)
-        self.__dict__.pop("vector_store", None)
+        for name in ("collection", "vector_store", "static_collection", "static_vector_store"):
+            self.__dict__.pop(name, None)
 
     @contextlib.contextmanager
     def write_lock(self, wait: bool = True) -> Iterator[bool]:
@@ -368,24 +429,55 @@ class IndexStore:
         path: str,
         meeting: Meeting,
         chunks: list[Chunk],
-        vectors: list[list[float]],
+        vectors: list[list[float]] | None,
         replaces: str | None = None,
+        static_vectors: list[list[float]] | None = None,
     ) -> None:
-        """Make a meeting visible as one unit, replacing the meeting ``replaces`` if given."""
-        nodes = [chunk_to_node(c, meeting, v) for c, v in zip(chunks, vectors, strict=True)]
+        """Make a meeting visible as one unit, replacing the meeting ``replaces`` if given.
+        ``vectors=None`` commits it with its ``static_vectors`` instead, its chunks recorded
+        as pending for the second pass (:mod:`index.vectors`) that adds MiniLM's."""
+        pending = vectors is None
+        nodes = [
+            chunk_to_node(c, meeting, v)
+            for c, v in zip(chunks, static_vectors if pending else vectors, strict=True)
+        ]
         new_ids = [c.id for c in chunks]
         old_ids: list[str] = []
         try:
             if nodes:
-                self.vector_store.add(nodes)
+                (self.static_vector_store if pending else self.vector_store).add(nodes)
             with self.catalog.transaction() as db:
                 for stale in {replaces, meeting.id} - {None}:
                     old_ids += self.catalog.drop_meeting(db, stale)
-                self.catalog.put_meeting(db, path, meeting, chunks)
+                self.catalog.put_meeting(db, path, meeting, chunks, vectors_pending=pending)
         except BaseException:
             self._delete_vectors(new_ids)
             raise
         self._delete_vectors([i for i in old_ids if i not in set(new_ids)])
+
+    def add_vectors(self, chunks: list[Chunk], vectors: list[list[float]]) -> int:
+        """Second pass: add dense vectors for committed chunks, then mark them done. A chunk
+        whose meeting was replaced or removed meanwhile gets no vector (or loses the one just
+        added); returns how many were added."""
+        current = self.catalog.chunk_ids()
+        kept = [(c, v) for c, v in zip(chunks, vectors, strict=True) if c.id in current]
+        meetings = self._meetings_still_indexed({c.meeting_id for c, _ in kept})
+        kept = [(c, v) for c, v in kept if c.meeting_id in meetings]
+        nodes = [chunk_to_node(c, meetings[c.meeting_id], v) for c, v in kept]
+        if nodes:
+            self.vector_store.add(nodes)
+        self.catalog.vectors_added([c.id for c in chunks])
+        self.static_collection.delete(ids=[c.id for c in chunks])
+        gone = [c.id for c, _ in kept if c.id not in self.catalog.chunk_ids()]
+        self._delete_vectors(gone)
+        return len(kept) - len(gone)
+
+    def _meetings_still_indexed(self, meeting_ids: set[str]) -> dict[str, Meeting]:
+        found = {}
+        for meeting_id in meeting_ids:
+            with contextlib.suppress(NotFoundError):
+                found[meeting_id] = self.catalog.meeting(meeting_id)
+        return found
 
     def remove_meeting(self, meeting_id: str) -> None:
         with self.catalog.transaction() as db:
@@ -395,13 +487,19 @@ class IndexStore:
     def _delete_vectors(self, ids: list[str]) -> None:
         if ids:
             self.collection.delete(ids=ids)
+            self.static_collection.delete(ids=ids)
 
     def reconcile(self) -> int:
-        """Delete vectors the catalogue does not list (left by a crash); returns how many."""
+        """Delete vectors the catalogue does not list (left by a crash), and static vectors of
+        chunks no longer pending; returns how many."""
         stored = set(self.collection.get(include=[])["ids"])
         orphans = sorted(stored - self.catalog.chunk_ids())
         self._delete_vectors(orphans)
-        return len(orphans)
+        static = set(self.static_collection.get(include=[])["ids"])
+        stale = sorted(static - self.catalog.pending_ids())
+        if stale:
+            self.static_collection.delete(ids=stale)
+        return len(orphans) + len(stale)
 
     def bm25_missing(self) -> int:
         """Catalogued chunks BM25 does not hold yet (only in an index from before BM25 lived

@@ -25,7 +25,10 @@ def _ingest_args(parser: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "ingest", "Parse minutes files and add them to the index (incremental).", arguments=_ingest_args
+    "ingest",
+    "Parse minutes files and add them to the index (incremental).",
+    arguments=_ingest_args,
+    settings=("vector_pass",),
 )
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
@@ -46,7 +49,37 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
             bar.close()
     print_ingest_report(report, settings)
     report_watched(settings, report)
+    start_vector_pass(settings)
     return 1 if report.failed else 0
+
+
+def start_vector_pass(settings: Settings) -> None:
+    """With ``vector_pass=background``, fill pending MiniLM vectors in a process of its own."""
+    from index.vectors import LOG_NAME, start_background_fill
+
+    if settings.vector_pass != "background":
+        return
+    child = start_background_fill(settings)
+    if child is not None:
+        print(
+            f"vectors: second pass started (pid {child.pid}, log {settings.index_path / LOG_NAME});"
+            " every meeting is searchable now"
+        )
+
+
+@command("vectors", "Fill the MiniLM vectors an ingest left to the second pass, now.")
+def vectors(args: argparse.Namespace, settings: Settings) -> int:
+    from index.embed import Embedder
+    from index.vectors import fill_vectors
+
+    store = open_index(settings)
+    embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    added = fill_vectors(store, embedder)
+    if added is None:
+        print("another second pass is filling this index; try again when it ends")
+        return 1
+    print(f"{added} vectors added; {store.catalog.pending_count()} pending")
+    return 0
 
 
 def report_watched(settings: Settings, report: IngestReport) -> None:
@@ -73,7 +106,7 @@ def print_ingest_report(report: IngestReport, settings: Settings) -> None:
             print(f"{result.status}: {result.path}: {result.read_as}")
         for warning in result.warnings:
             print(f"warning: {result.path}: {warning}", file=sys.stderr)
-    print(f"{report.summary()} ({report.chunks_added} chunks embedded) → {settings.index_path}")
+    print(f"{report.summary()} ({report.chunks_added} chunks indexed) → {settings.index_path}")
 
 
 def open_index(settings: Settings) -> IndexStore:
@@ -101,6 +134,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     for shape, count in sorted(shapes.items()):
         print(f"  read as {shape}: {count}")
     print(f"bm25:     {f'{missing} chunks to add (on next query)' if missing else 'up to date'}")
+    pending = store.catalog.pending_count()
+    print(f"vectors:  {f'{pending} chunks pending (second pass)' if pending else 'complete'}")
     return 0
 
 
@@ -335,14 +370,17 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         sample_facts,
         write_reports,
     )
+    from index.vectors import fill_vectors
     from rag.answer import AnswerEngine
 
     if not args.no_ingest:
         archives = [settings.archive_dir] if args.facts else list(EVAL_ARCHIVES)
-        report = Ingestor(settings).ingest(archives)
+        ingestor = Ingestor(settings)
+        report = ingestor.ingest(archives)
         if report.failed:
             print_ingest_report(report, settings)
             return 1
+        fill_vectors(ingestor.store, ingestor.embedder, wait=True)  # score a finished index
     facts = load_facts([args.facts] if args.facts else DEFAULT_FACTS, parse_ids(args.only))
     facts = [f for f in facts if args.split in (None, f.split)]
     if args.sample:

@@ -13,7 +13,10 @@ hands out (to answers, briefings, the register, the meetings view) have those it
 at another clearance (one per signed-in user's level in the web app).
 
 Never blocked: reading the catalogue never waits on an ingest (SQLite WAL), and BM25's terms
-commit with their meeting, so each read sees the last commit whole.
+commit with their meeting, so each read sees the last commit whole. Chunks still waiting for
+the second vector pass (:mod:`index.vectors`) are found by BM25 and by their static vectors (a
+third, dense retriever with the dense weight, in the static embedder's own space) until
+MiniLM's land.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from core.markings import HIGHEST, clearance_level
 from core.settings import Settings
 from index.bm25 import LexicalIndex, lexical_retriever
 from index.chunk import HEADER_ITEM_HEADING, HEADER_ITEM_NUMBER, item_label
-from index.embed import Embedder
+from index.embed import Embedder, StaticEmbedder
 from index.markings import item_marking, visible_meetings, visible_part
 from index.models import Meeting
 from index.store import IndexStore
@@ -99,6 +102,8 @@ class HybridRetriever:
         self.level = clearance_level(settings.clearance)
         self._lock = threading.Lock()
         self._generation = -1
+        self._vector_generation = -1
+        self._pending = False
         self._meetings: dict[str, Meeting] = {}
         self._chunk_ids: set[str] = set()
         self._bm25 = lexical or LexicalIndex()
@@ -119,14 +124,13 @@ class HybridRetriever:
 
     @cached_property
     def _vector_index(self) -> Any:
-        from llama_index.core import VectorStoreIndex
+        return vector_index(self.store.vector_store, self.embedder)
 
-        from rag.tokens import use_offline_tokenizer_in_llama_index
-
-        use_offline_tokenizer_in_llama_index()
-        return VectorStoreIndex.from_vector_store(
-            self.store.vector_store, embed_model=self.embedder.as_llama_embedding()
-        )
+    @cached_property
+    def _static_index(self) -> Any:
+        """Static vectors of chunks the second pass has not reached, queried in their space."""
+        static = StaticEmbedder(self.embedder, self.settings.model_dir)
+        return vector_index(self.store.static_vector_store, static)
 
     def meetings(self) -> list[Meeting]:
         """Every meeting this clearance may see, oldest first, with items above it withheld
@@ -147,10 +151,18 @@ class HybridRetriever:
         """Reload catalogue-derived state when another process or an upload changed the index."""
         with self._lock:
             generation = self.store.catalog.generation
+            vectors = self.store.catalog.vector_generation
+            if self._generation >= 0 and (generation, vectors) != (
+                self._generation,
+                self._vector_generation,
+            ):  # changed since loaded, perhaps by another process or the second vector pass
+                self.store.reopen_vectors()
+                self.__dict__.pop("_vector_index", None)
+                self.__dict__.pop("_static_index", None)
+            if (generation, vectors) != (self._generation, self._vector_generation):
+                self._pending = self.store.catalog.pending_count() > 0
+            self._vector_generation = vectors
             if generation != self._generation:
-                if self._generation >= 0:  # changed since loaded, perhaps by another process
-                    self.store.reopen_vectors()
-                    self.__dict__.pop("_vector_index", None)
                 everything = self.store.catalog.meetings()
                 visible = visible_meetings(everything, self.settings.clearance)
                 self._meetings = {m.id: m for m in visible}
@@ -180,19 +192,27 @@ class HybridRetriever:
     def _fused_hits(self, question: str, filters: Filters, scope_ids: set[str]) -> list[Any]:
         every_meeting = filters.is_empty
         every_marking = self.level >= HIGHEST
-        dense = self._vector_index.as_retriever(
-            similarity_top_k=self.settings.candidates,
-            filters=vector_filter(None if every_meeting else scope_ids, self.level),
-        )
+        where = vector_filter(None if every_meeting else scope_ids, self.level)
+        retrievers = [
+            self._vector_index.as_retriever(
+                similarity_top_k=self.settings.candidates, filters=where
+            )
+        ]
+        weights = [DENSE_WEIGHT, LEXICAL_WEIGHT]
+        if self._pending:
+            static = self._static_index.as_retriever(
+                similarity_top_k=self.settings.candidates, filters=where
+            )
+            retrievers.append(own_query_embedding(static))
+            weights.append(DENSE_WEIGHT)
         with self._lock:
             lexical = lexical_retriever(
                 self._bm25,
                 self.settings.candidates,
                 None if every_meeting and every_marking else self._bm25_mask(scope_ids),
             )
-            fusion = make_fusion_retriever(
-                [dense, lexical], [DENSE_WEIGHT, LEXICAL_WEIGHT], self.settings.candidates * 2
-            )
+            retrievers.insert(1, lexical)
+            fusion = make_fusion_retriever(retrievers, weights, self.settings.candidates * 2)
             hits = fusion.retrieve(question)
         return [h for h in hits if h.node.node_id in self._chunk_ids and self._visible(h)]
 
@@ -228,6 +248,31 @@ class HybridRetriever:
         for passage in passages:
             passage.score *= people_boost(passage, self._meetings[passage.meeting_id], filters)
         return sorted(passages, key=lambda p: p.score, reverse=True)
+
+
+def own_query_embedding(retriever: Any) -> Any:
+    """``retriever`` embedding the query itself: the fusion hands every retriever one
+    QueryBundle, and the first vector retriever leaves its (MiniLM) query vector in it."""
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import QueryBundle
+
+    class OwnQueryEmbedding(BaseRetriever):
+        def _retrieve(self, query_bundle: QueryBundle) -> list:
+            return retriever.retrieve(QueryBundle(query_bundle.query_str))
+
+    return OwnQueryEmbedding()
+
+
+def vector_index(vector_store: Any, embedder: Any) -> Any:
+    """A llama-index VectorStoreIndex over a Chroma store, its queries embedded by ``embedder``."""
+    from llama_index.core import VectorStoreIndex
+
+    from rag.tokens import use_offline_tokenizer_in_llama_index
+
+    use_offline_tokenizer_in_llama_index()
+    return VectorStoreIndex.from_vector_store(
+        vector_store, embed_model=embedder.as_llama_embedding()
+    )
 
 
 def whole_item(meeting: Meeting, number: str) -> Passage:

@@ -27,8 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
-from index.ingest import Ingestor
-from tests.conftest import NPG_QUESTION, make_settings
+from tests.conftest import NPG_QUESTION, ingest_settled, make_settings
 from tests.servers import free_port, wait_until_serving
 from web.auth import MIN_ITERATIONS, hash_password, new_token
 
@@ -46,8 +45,7 @@ def token_line() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def api_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     settings = make_settings(tmp_path_factory.mktemp("api"))
-    report = Ingestor(settings, embedder).ingest([SAMPLE_ARCHIVE])
-    assert not report.failed
+    ingest_settled(settings, embedder, [SAMPLE_ARCHIVE])
     return settings
 
 

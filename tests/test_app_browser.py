@@ -29,11 +29,10 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
-from index.ingest import Ingestor
 from index.store import IndexStore
 from rag.answer import ABSTAIN
 from rag.watch import Watchlist
-from tests.conftest import NPG_QUESTION, make_settings
+from tests.conftest import NPG_QUESTION, ingest_settled, make_settings
 from tests.servers import WAIT, free_port, wait_until_serving
 from tests.test_markings import assert_nothing_of
 from web.auth import MIN_ITERATIONS, hash_password
@@ -63,8 +62,7 @@ SAMPLE_DATES = ["2024-09-02", "2024-09-20", "2025-01-28"]
 def app_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     """A fresh index of the sample archive that this module's server may write to."""
     settings = make_settings(tmp_path_factory.mktemp("app"))
-    report = Ingestor(settings, embedder).ingest([SAMPLE_ARCHIVE])
-    assert not report.failed, report.failed
+    ingest_settled(settings, embedder, [SAMPLE_ARCHIVE])
     return settings
 
 

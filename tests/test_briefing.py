@@ -25,7 +25,7 @@ from rag.claims import figures, names
 from rag.docx_export import write_docx
 from rag.retrieve import HybridRetriever
 from rag.text import inert_markdown, normalise
-from tests.conftest import make_settings
+from tests.conftest import link_static_table, make_settings
 from tests.fakes import FakeLLM
 
 QUORUM = Path(sys.executable).parent / "quorum"
@@ -274,6 +274,7 @@ def test_kinds_resolve_exactly_or_by_a_unique_part(meetings):
 
 
 def run_quorum(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    link_static_table(data_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUORUM_")}
     env.update(HF_HUB_OFFLINE="1", QUORUM_DATA_DIR=str(data_dir))
     return subprocess.run(

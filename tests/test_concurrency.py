@@ -7,9 +7,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE
 from index.ingest import Ingestor
+from index.store import IndexStore
 from rag.retrieve import HybridRetriever
 from tests.conftest import NPG_QUESTION, make_settings
 from tests.test_briefing import run_quorum
@@ -36,8 +38,18 @@ def test_a_running_reader_sees_a_meeting_another_process_commits(tmp_path, embed
 
     top = retriever.retrieve(NPG_QUESTION).passages[0]
     assert (top.date, top.item_number) == ("2025-01-28", "7")
+    assert "second pass started" in done.stdout  # MiniLM's vectors come from its own process
+    wait_for(lambda: IndexStore(settings).catalog.pending_count() == 0)
+    retriever.meetings()  # what every read does first: it notices the new vectors, reopens Chroma
     dense = retriever._vector_index.as_retriever(similarity_top_k=3).retrieve(NPG_QUESTION)
     assert any(hit.node.metadata["date"] == "2025-01-28" for hit in dense)
+
+
+def wait_for(condition, seconds: float = 600.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.5)
 
 
 def test_reads_answer_from_the_last_commit_while_a_writer_holds_the_index(tmp_path, embedder):

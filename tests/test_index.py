@@ -66,7 +66,12 @@ def counting(embedder):
 
 
 def stored_ids(settings) -> set[str]:
-    return set(IndexStore(settings).collection.get(include=[])["ids"])
+    """Chunks holding a vector: MiniLM's, or the static one it waits with (index.vectors)."""
+    store = IndexStore(settings)
+    minilm = set(store.collection.get(include=[])["ids"])
+    static = set(store.static_collection.get(include=[])["ids"])
+    assert not minilm & static
+    return minilm | static
 
 
 def test_ingest_is_incremental(tmp_path, archive_copy, embedder):
@@ -138,7 +143,7 @@ def test_failure_mid_write_leaves_the_old_meeting_whole(
     old = {m.id: m.model_dump() for m in catalog.meetings()}
     old_chunks = catalog.chunk_ids()
 
-    def explode(self, db, path, meeting, chunks):
+    def explode(self, db, path, meeting, chunks, **_):
         db.execute("DELETE FROM chunks WHERE meeting_id=?", (meeting.id,))
         raise OSError("disk full (injected)")
 

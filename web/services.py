@@ -5,6 +5,7 @@ Gradio, so every step can be tested without a browser."""
 from __future__ import annotations
 
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from core.settings import Settings
 from index.ingest import Ingestor, IngestReport, Progress
 from index.models import AgendaItem, Meeting
 from index.store import IndexStore
+from index.vectors import fill_vectors
 from rag.answer import AnswerEngine
 from rag.backends.base import Backend
 from rag.briefing.engine import BriefingEngine
@@ -102,7 +104,24 @@ class Services:
             entries = record_new_meetings(
                 self.watchlist, self.retriever, new_meeting_ids(report.results)
             )
+        self.start_vector_pass()
         return report, entries
+
+    def start_vector_pass(self) -> threading.Thread | None:
+        """With ``vector_pass=background``, fill pending MiniLM vectors on a thread of this
+        process (sharing its loaded model); answers go on meanwhile, from BM25 and the vectors
+        already there."""
+        if self.settings.vector_pass != "background":
+            return None
+        thread = threading.Thread(target=self._fill_vectors, name="quorum-vectors", daemon=True)
+        thread.start()
+        return thread
+
+    def _fill_vectors(self) -> None:
+        try:
+            fill_vectors(IndexStore(self.settings), self.retriever.embedder)
+        except Exception as exc:  # nothing is lost: the chunks stay pending for the next pass
+            print(f"quorum: second vector pass stopped: {exc}", file=sys.stderr)
 
     def digest(self, since: str | None, clearance: str | None = None) -> list[DigestEntry]:
         """Watch digest entries found since a date, less any that quote minutes marked above

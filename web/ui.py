@@ -511,6 +511,7 @@ def launch(settings: Settings) -> None:
         )
     services = Services(settings, accounts)
     services.warm_up()
+    services.start_vector_pass()
     demo = build_app(services).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     api = build_api(services, accounts)
     api.add_middleware(RecordClientAddress)
