@@ -12,7 +12,7 @@ from typing import Protocol
 
 from core.errors import ConfigError, UsageError
 from core.settings import Settings
-from rag.backends.base import TokenSink, bullet_lines
+from rag.backends.base import TokenSink, bullet_lines, one_line
 from rag.backends.wire import Message
 from rag.models import Passage
 from rag.prompts import ABSTAIN, NONE_REPLY, load_prompt, render_prompt
@@ -21,6 +21,7 @@ from rag.tokens import count_tokens
 
 MAX_LLM_PASSAGES = 3
 MAP_MAX_TOKENS = 160
+CONDENSED_TOKENS = 40  # room for one shortened sentence in a briefing's one call
 # cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
 TOKENIZER_MARGIN = 0.8
 MIN_PASSAGE_TOKENS = 64  # less than this for the minutes and no answer can be grounded
@@ -77,6 +78,30 @@ class ChatBackend:
         if not messages:
             return ""
         return bullet_lines(self.model.complete(messages, max_tokens=MAP_MAX_TOKENS))
+
+    def draft_condensed(self, passages: list[Passage]) -> str:
+        """One model call that shortens every chosen sentence of a briefing; the sentences
+        that do not fit the context are left out of it (they stand as they are)."""
+        system = render_prompt("brief_condense_system")
+        question = render_prompt("brief_condense_question")
+        max_tokens = max(self.settings.max_tokens, CONDENSED_TOKENS * len(passages))
+        frame = render_prompt("brief_condense_user", passages="", question=question)
+        room = self.settings.n_ctx - max_tokens - count_tokens(system) - count_tokens(frame)
+        blocks, used = [], 0
+        for number, passage in enumerate(passages, start=1):
+            block = fenced(number, passage.header, one_line(passage.text))
+            used += count_tokens(block)
+            if used > room * TOKENIZER_MARGIN:
+                break
+            blocks.append(block)
+        if not blocks:
+            return ""
+        user = render_prompt("brief_condense_user", passages="\n\n".join(blocks), question=question)
+        messages: list[Message] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+        return bullet_lines(self.model.complete(messages, max_tokens=max_tokens))
 
     def bullet_messages(self, passage: Passage, topic: str | None, limit: int) -> list[Message]:
         """The briefing prompt for one item; empty when not even part of the item fits."""
