@@ -41,7 +41,7 @@ from rag.text import Sentence, key_terms
 from rag.verify import Checked, Evidence
 from rag.watch import Watchlist, meetings_matching, topic_matches
 
-OVERVIEW_SENTENCES = 2  # the most salient sentences, after the meeting record
+OVERVIEW_SENTENCES = 2  # the most salient chosen sentences, after the meeting record
 LATEST_ITEM_BULLETS = 2  # per item of the last meeting of a kind (since-last briefing)
 SINCE_ITEM_BULLETS = 1  # per item of the meetings held around it
 TOPIC_ITEM_BULLETS = 2  # per retrieved item (topic briefing)
@@ -167,9 +167,11 @@ class BriefingEngine:
         kept = [b.text for s in sections for b in s.bullets]
         chosen = self._select(meeting, word_count(so_far) + len(OVERVIEW.split()), kept)
         lines = list(zip(chosen, self._item_lines(chosen, run), strict=True))
-        overview = [bullet for _, bullet in lines[:OVERVIEW_SENTENCES]]
+        by_salience = sorted(range(len(lines)), key=lambda i: -chosen[i].salience)
+        first = set(by_salience[:OVERVIEW_SENTENCES])
+        overview = [bullet for i, (_, bullet) in enumerate(lines) if i in first]
         items = sorted(
-            lines[OVERVIEW_SENTENCES:],
+            (pair for i, pair in enumerate(lines) if i not in first),
             key=lambda pair: (item_order(meeting, pair[1].lead), pair[0].sentence.start),
         )
         sections.append(Section(heading="Items", bullets=merge_by_item([b for _, b in items])))
@@ -184,7 +186,7 @@ class BriefingEngine:
         """The most salient sentences per word that fit what is left of the budget after
         ``used`` words: first the best sentence of each item, then a second for items with
         more to say, and so on; the register's own sentences and near-duplicates of anything
-        ``kept`` are skipped. Best first (the first two open the overview)."""
+        ``kept`` are skipped. Best value first."""
         budget = self.settings.brief_words - used
         taken = [(o.start, o.end) for o in meeting.outcomes or extract_outcomes(meeting)]
         kept = list(kept)
