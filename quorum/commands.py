@@ -290,6 +290,11 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
         help="score meeting briefings against the labelled key points (eval/keypoints.jsonl) "
         "instead of answers against facts; --gate names a briefings_* gate",
     )
+    parser.add_argument(
+        "--keypoints",
+        type=Path,
+        help="key points JSONL for --briefings (default: eval/keypoints.jsonl)",
+    )
 
 
 @command(
@@ -314,7 +319,8 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer import AnswerEngine
 
     if not args.no_ingest:
-        archives = [settings.archive_dir] if args.facts else list(EVAL_ARCHIVES)
+        own = args.facts or (args.briefings and args.keypoints)
+        archives = [settings.archive_dir] if own else list(EVAL_ARCHIVES)
         report = Ingestor(settings).ingest(archives)
         if report.failed:
             print_ingest_report(report, settings)
@@ -353,7 +359,7 @@ def evaluate_briefings(args: argparse.Namespace, settings: Settings) -> int:
     from eval.harness import load_thresholds
     from rag.briefing.engine import BriefingEngine
 
-    labelled = load_keypoints()
+    labelled = load_keypoints(args.keypoints) if args.keypoints else load_keypoints()
     engine = BriefingEngine(settings, open_retriever(settings))
     with tqdm(total=len(labelled), unit="meeting", file=sys.stderr, leave=False) as bar:
         result = run_briefing_eval(engine, labelled, lambda done, total: bar.update(1))
