@@ -134,7 +134,9 @@ def score_meeting(labelled: LabelledMeeting, briefing: Briefing) -> MeetingResul
 def run_briefing_eval(
     engine: BriefingEngine, labelled: list[LabelledMeeting], progress=None
 ) -> BriefingReport:
-    """Brief every labelled meeting as ``quorum brief meeting`` does, and score it."""
+    """Brief every labelled meeting as ``quorum brief meeting`` does, and score it; the
+    models load first, so seconds are those of a warm engine."""
+    engine.answers.warm_up()
     meetings = engine.retriever.meetings()
     report = BriefingReport(engine.answers.backend.name, engine.settings.brief_words)
     for done, one in enumerate(labelled, start=1):

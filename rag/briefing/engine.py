@@ -154,10 +154,10 @@ class BriefingEngine:
         record = meeting_record(meeting, entries)
         sections = [
             self._register_section(
-                "Decisions", [e for e in entries if e.kind == "decision"], run, short_note
+                "Decisions", [e for e in entries if e.kind == "decision"], run, short_note, True
             ),
             self._register_section(
-                "Actions", [e for e in entries if e.kind == "action"], run, short_note
+                "Actions", [e for e in entries if e.kind == "action"], run, short_note, True
             ),
         ]
         backend = self.answers.backend.name
@@ -414,9 +414,11 @@ class BriefingEngine:
         entries: list[RegisterEntry],
         run: _Run,
         note: Callable[[RegisterEntry], str] | None = None,
+        led: bool = False,
     ) -> Section:
         """Register entries as bullets, verified against their agenda item (one check per
-        item), each with its owner and status as a note."""
+        item), each with its owner and status as a note; when ``led``, the first bullet of
+        each item is led by the item's label (what the decision or action is about)."""
         meetings = self.answers.meetings
         groups: dict[tuple[str, str], list[RegisterEntry]] = {}
         for entry in entries:
@@ -424,6 +426,7 @@ class BriefingEngine:
         bullets: list[Bullet] = []
         seen: set[str] = set()
         for (meeting_id, label), group in groups.items():
+            lead = label if led else ""
             passage = item_passage(meetings[meeting_id], label)
             if passage is None:
                 run.removed.extend(entry.text for entry in group)
@@ -434,7 +437,8 @@ class BriefingEngine:
                 if run.verified(sentence) and entry and sentence.text not in seen:
                     seen.add(sentence.text)
                     text = run.cited(sentence, passage)
-                    bullets.append(Bullet(text=text, note=(note or entry_note)(entry)))
+                    bullets.append(Bullet(text=text, note=(note or entry_note)(entry), lead=lead))
+                    lead = ""
         return Section(heading=heading, bullets=bullets)
 
 

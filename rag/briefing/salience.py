@@ -45,7 +45,6 @@ NOT_A_RECORD = re.compile(r"^\s*(?:To\s+[a-z]+\b|\()")
 
 WEIGHTS = {"status": 1.0, "request": 0.8, "figure": 0.8, "date": 0.6, "names": 0.6}
 RECORD_WEIGHT = 0.3  # any sentence of the record: fills what budget the salient ones leave
-MIN_WORDS = 5  # shorter spans are labels ("Noted.", "Item 4")
 MAX_WORDS = 60  # longer ones are paragraphs the splitter could not break: too dear
 WORD_COST = 25  # a sentence of this many words costs twice a sentence of none
 DUPLICATE_OVERLAP = 0.8  # share of a sentence's content words already in one kept sentence
@@ -90,15 +89,16 @@ def attendee_words(meeting: Meeting) -> set[str]:
 
 
 def meeting_candidates(meeting: Meeting, taken: list[tuple[int, int]]) -> list[Candidate]:
-    """Every usable sentence of the meeting's items, best value first, with sentences that
-    overlap a ``taken`` span (the register's decisions and actions) left out."""
+    """Every sentence of the meeting's items (three words or more, :mod:`rag.text`), best
+    value first, with sentences that overlap a ``taken`` span (the register's decisions and
+    actions) left out."""
     found = []
     people = attendee_words(meeting)
     for item in meeting.items:
         passage = whole_item(meeting, item.number)
         for sentence in passage_sentences(passage):
             words = len(sentence.text.split())
-            if not MIN_WORDS <= words <= MAX_WORDS or overlaps(sentence, taken):
+            if words > MAX_WORDS or overlaps(sentence, taken):
                 continue
             score = salience(sentence.text, people)
             if score > 0:
