@@ -1,18 +1,19 @@
 """Building briefings of one meeting, of a topic across meetings, and since a kind's last meeting.
 
-Every briefing is built the same way, one agenda item at a time (map). A backend drafts a few
-bullets from that item alone: a language model in one short call whose passage is budgeted
-with tiktoken to fit ``settings.n_ctx``, or, with the extractive backend, the item's key
-sentences verbatim (agreements and requests first, then the sentences most central to the
-item). Each drafted sentence is then checked by :class:`rag.verify.Verifier` against that
-item's passage exactly as answers are: one whose number or name is not in the item, or whose
-meaning no sentence of the item carries, is removed (and listed in ``Briefing.removed``). What
-survives is cited to the verbatim sentence that supports it.
+A **meeting** briefing is one page: decisions and actions from the register
+(:mod:`rag.register`), each verified against its item and noted with owner, due date and
+status; then the meeting's most salient other sentences (:mod:`.salience`), chosen per word
+until ``settings.brief_words`` is spent, the best two as the overview and the rest as one line
+per item. A model backend gets one call per briefing to shorten those chosen sentences; each
+rewrite is checked by :class:`rag.verify.Verifier` against the item of the sentence it rewrites
+and by :func:`.attribution.attributed` against its quote, and the chosen sentence stands
+wherever the rewrite fails (what failed is listed in ``Briefing.removed``).
 
-There is no reduce call: each section is already a short list of verified bullets, and a
-model pass over them could only restate them, at the price of another call and another chance
-to invent. Decisions and actions come from the register (:mod:`rag.register`), not from a
-model; they are verified against their item the same way and carry owner and status as a note.
+**Topic** and **since** briefings go one agenda item at a time (map): a backend drafts a few
+bullets from that item alone (a model in one short call whose passage is budgeted with
+tiktoken to fit ``settings.n_ctx``, or the item's key sentences verbatim), each verified
+against that item's passage exactly as answers are. There is no reduce call: each section is
+already a short list of verified bullets, and a model pass over them could only restate them.
 """
 
 from __future__ import annotations
