@@ -252,13 +252,16 @@ def test_invented_and_misattributed_bullets_are_removed_and_the_chosen_sentences
     assert_traced(briefing, meetings)
 
 
-def test_a_verified_shorter_rewrite_replaces_the_chosen_sentence(sample_index, retriever, meetings):
+@pytest.mark.parametrize("marked", [True, False], ids=["cited", "uncited-lines-in-order"])
+def test_a_verified_shorter_rewrite_replaces_the_chosen_sentence(
+    marked, sample_index, retriever, meetings
+):
     meeting = meetings["2025-01-28"]
     plain = BriefingEngine(sample_index, retriever).meeting_briefing(meeting)
     first = next(c for c in plain.citations if "fifteen minutes" in c.quote)
     shorter = "Patrol must attend emergencies within fifteen minutes everywhere in the county"
     settings = sample_index.with_overrides(llm="fake")
-    reply = "\n".join(f"- {shorter} [{n}]." for n in range(1, 20))
+    reply = "\n".join(f"- {shorter}{f' [{n}]' if marked else ''}." for n in range(1, 20))
     engine = BriefingEngine(settings, retriever, ChatBackend(FakeLLM(reply), settings))
     briefing = engine.meeting_briefing(meeting)
     lines = [b.text for b in [*briefing.overview, *briefing.sections[-1].bullets]]

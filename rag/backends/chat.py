@@ -7,6 +7,7 @@ passages for an answer, one agenda item for a briefing's bullets, each within it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from rag.tokens import count_tokens
 
 MAX_LLM_PASSAGES = 3
 MAP_MAX_TOKENS = 160
+_CITED = re.compile(r"\[\d+\]")
 CONDENSED_TOKENS = 40  # room for one shortened sentence in a briefing's one call
 # cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
 TOKENIZER_MARGIN = 0.8
@@ -101,7 +103,7 @@ class ChatBackend:
             {"role": "system", "content": system},
             {"role": "user", "content": user},
         ]
-        return bullet_lines(self.model.complete(messages, max_tokens=max_tokens))
+        return numbered_in_order(bullet_lines(self.model.complete(messages, max_tokens=max_tokens)))
 
     def bullet_messages(self, passage: Passage, topic: str | None, limit: int) -> list[Message]:
         """The briefing prompt for one item; empty when not even part of the item fits."""
@@ -140,6 +142,15 @@ class ChatBackend:
         if budget <= 0:
             raise ConfigError(f"QUORUM_N_CTX={n_ctx} leaves no room for a passage")
         return budget
+
+
+def numbered_in_order(lines: str) -> str:
+    """Lines asked for one per passage, in order: a line the model left without its [n] gets
+    the number of its place. Verification then decides whether it holds for that passage."""
+    return "\n".join(
+        line if _CITED.search(line) else f"{line.rstrip()} [{place}]"
+        for place, line in enumerate(lines.splitlines(), start=1)
+    )
 
 
 def answer_messages(question: str, passages: list[Passage], budget: int) -> list[Message]:
