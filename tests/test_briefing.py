@@ -374,7 +374,7 @@ def test_cli_brief_meeting_prints_markdown_and_refuses_docx_without_a_file(sampl
         "# Briefing: 1:1 PCC John Tizard & CC Trevor Rodenhurst — 2025-01-28\n"
     )
     assert "\n## Overview\n" in out and "\n## Decisions\n" in out and "\n## Items\n" in out
-    assert "- Develop an action plan for addressing the findings in the PEEL report [" in out
+    assert "— Develop an action plan for addressing the findings in the PEEL report [" in out
     short = run_quorum(
         "brief", "meeting", "2025-01-28", "--llm", "extractive", "--words", "150",
         "--index", index, data_dir=tmp_path,
