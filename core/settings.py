@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     )
     n_ctx: int = _field(4096, "Context window given to the local model, in tokens.")
     max_tokens: int = _field(256, "Most tokens a model may write for one answer.")
+    brief_words: int = _field(
+        350,
+        "Most words a meeting briefing may run to (overview, decisions, actions, item lines; "
+        "references not counted).",
+        flag="--words",
+        ge=50,
+        le=5000,
+    )
     context_tokens: int = _field(
         900, "Budget (cl100k tokens) for the passages put in front of the model."
     )

@@ -348,13 +348,24 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
         help="only N facts drawn with --seed (answerable and not in proportion)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    parser.add_argument(
+        "--briefings",
+        action="store_true",
+        help="score meeting briefings against the labelled key points (eval/keypoints.jsonl) "
+        "instead of answers against facts; --gate names a briefings_* gate",
+    )
+    parser.add_argument(
+        "--keypoints",
+        type=Path,
+        help="key points JSONL for --briefings (default: eval/keypoints.jsonl)",
+    )
 
 
 @command(
     "eval",
     "Score answers against hand-labelled facts; write Markdown and JSON reports.",
     arguments=_eval_args,
-    settings=("llm", "top_k", "clearance"),
+    settings=("llm", "top_k", "clearance", "brief_words"),
 )
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
@@ -374,13 +385,16 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer import AnswerEngine
 
     if not args.no_ingest:
-        archives = [settings.archive_dir] if args.facts else list(EVAL_ARCHIVES)
+        own = args.facts or (args.briefings and args.keypoints)
+        archives = [settings.archive_dir] if own else list(EVAL_ARCHIVES)
         ingestor = Ingestor(settings)
         report = ingestor.ingest(archives)
         if report.failed:
             print_ingest_report(report, settings)
             return 1
         fill_vectors(ingestor.store, ingestor.embedder, wait=True)  # score a finished index
+    if args.briefings:
+        return evaluate_briefings(args, settings)
     facts = load_facts([args.facts] if args.facts else DEFAULT_FACTS, parse_ids(args.only))
     facts = [f for f in facts if args.split in (None, f.split)]
     if args.sample:
@@ -396,6 +410,38 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.gate:
         gate = load_thresholds()[args.gate]
         misses = below_thresholds(result.metrics(gate.get("split")), gate["floors"])
+        for miss in misses:
+            print(f"gate {args.gate}: {miss}", file=sys.stderr)
+        return 1 if misses else 0
+    return 0
+
+
+def evaluate_briefings(args: argparse.Namespace, settings: Settings) -> int:
+    """`quorum eval --briefings`: every labelled meeting briefed and scored on its key points."""
+    from tqdm import tqdm
+
+    from eval.briefings import (
+        briefing_table,
+        gate_misses,
+        load_keypoints,
+        run_briefing_eval,
+        write_briefing_report,
+    )
+    from eval.harness import load_thresholds
+    from rag.briefing.engine import BriefingEngine
+
+    labelled = load_keypoints(args.keypoints) if args.keypoints else load_keypoints()
+    engine = BriefingEngine(settings, open_retriever(settings))
+    with tqdm(total=len(labelled), unit="meeting", file=sys.stderr, leave=False) as bar:
+        result = run_briefing_eval(engine, labelled, lambda done, total: bar.update(1))
+    print(f"backend: {result.backend} (budget {result.budget} words)\n{briefing_table(result)}")
+    path = write_briefing_report(result, args.report or settings.data_dir / "eval-reports")
+    print(f"report: {path}")
+    for row in result.results:
+        for point in row.missing():
+            print(f"  missing {row.labelled.source}: {point}", file=sys.stderr)
+    if args.gate:
+        misses = gate_misses(result, load_thresholds()[args.gate])
         for miss in misses:
             print(f"gate {args.gate}: {miss}", file=sys.stderr)
         return 1 if misses else 0
@@ -522,7 +568,7 @@ def _brief_args(parser: argparse.ArgumentParser) -> None:
     "brief",
     "Write a cited briefing on a meeting, a topic, or since a date or a kind's last meeting.",
     arguments=_brief_args,
-    settings=("llm", "clearance"),
+    settings=("llm", "clearance", "brief_words"),
 )
 def brief(args: argparse.Namespace, settings: Settings) -> int:
     from rag.briefing.engine import BriefingEngine

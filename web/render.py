@@ -10,7 +10,14 @@ from pathlib import Path
 from index.ingest import FileResult, IngestReport
 from index.models import AgendaItem, Meeting
 from rag.briefing.models import Briefing
-from rag.briefing.render import bullet_note, footnotes, reference
+from rag.briefing.render import (
+    OVERVIEW,
+    bullet_note,
+    footnotes,
+    overview_text,
+    protective_marking,
+    quoted_reference,
+)
 from rag.models import Answer
 from rag.register import RegisterEntry, owner_label
 
@@ -172,17 +179,23 @@ def archive_summary(meetings: list[Meeting]) -> str:
 
 
 def briefing_html(briefing: Briefing) -> str:
-    parts = [f"<h3>{esc(briefing.title)}</h3>"]
+    marking = protective_marking(briefing)
+    parts = [f"<p><strong>{esc(marking)}</strong></p>"] if marking else []
+    parts.append(f"<h3>{esc(briefing.title)}</h3>")
+    if overview := overview_text(briefing):
+        parts.append(f"<h4>{OVERVIEW}</h4><p>{with_refs(overview)}</p>")
     for section in briefing.sections:
         bullets = "".join(
-            f"<li>{with_refs(bullet.text)}"
+            "<li>"
+            + (f"<strong>{esc(bullet.lead)}</strong> — " if bullet.lead else "")
+            + with_refs(bullet.text)
             + (f' <span class="q-note">{esc(bullet_note(bullet))}</span>' if bullet.note else "")
             + "</li>"
             for bullet in section.bullets
         )
         parts.append(f"<h4>{esc(section.heading)}</h4><ul>{bullets}</ul>")
     if briefing.citations:
-        references = "".join(f"<li>{esc(reference(c))}</li>" for c in briefing.citations)
+        references = "".join(f"<li>{esc(quoted_reference(c))}</li>" for c in briefing.citations)
         parts.append(f"<h4>References</h4><ul>{references}</ul>")
     parts += [f'<p class="q-note">{esc(note)}</p>' for note in footnotes(briefing)]
     return "".join(parts)

@@ -42,6 +42,12 @@ class Backend(Protocol):
         a whole), one a line, each ending with [1]; '' when the item holds nothing."""
         ...
 
+    def draft_condensed(self, passages: list[Passage]) -> str:
+        """One shorter sentence for each numbered passage (each a sentence a briefing chose),
+        one a line, each ending with its [n]; '' when the backend does not rewrite (the
+        chosen sentences then stand as they are). One call for the whole briefing."""
+        ...
+
 
 def bullet_lines(reply: str) -> str:
     """A bullet list as plain sentences, one a line; the "nothing here" reply is ''."""

@@ -7,12 +7,13 @@ passages for an answer, one agenda item for a briefing's bullets, each within it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
 from core.errors import ConfigError, UsageError
 from core.settings import Settings
-from rag.backends.base import TokenSink, bullet_lines
+from rag.backends.base import TokenSink, bullet_lines, one_line
 from rag.backends.wire import Message
 from rag.models import Passage
 from rag.prompts import ABSTAIN, NONE_REPLY, load_prompt, render_prompt
@@ -21,6 +22,8 @@ from rag.tokens import count_tokens
 
 MAX_LLM_PASSAGES = 3
 MAP_MAX_TOKENS = 160
+_CITED = re.compile(r"\[\d+\]")
+CONDENSED_TOKENS = 40  # room for one shortened sentence in a briefing's one call
 # cl100k counts differ from the local model's own tokenizer: keep a fifth of the room spare.
 TOKENIZER_MARGIN = 0.8
 MIN_PASSAGE_TOKENS = 64  # less than this for the minutes and no answer can be grounded
@@ -78,6 +81,30 @@ class ChatBackend:
             return ""
         return bullet_lines(self.model.complete(messages, max_tokens=MAP_MAX_TOKENS))
 
+    def draft_condensed(self, passages: list[Passage]) -> str:
+        """One model call that shortens every chosen sentence of a briefing; the sentences
+        that do not fit the context are left out of it (they stand as they are)."""
+        system = render_prompt("brief_condense_system")
+        question = render_prompt("brief_condense_question")
+        max_tokens = max(self.settings.max_tokens, CONDENSED_TOKENS * len(passages))
+        frame = render_prompt("brief_condense_user", passages="", question=question)
+        room = self.settings.n_ctx - max_tokens - count_tokens(system) - count_tokens(frame)
+        blocks, used = [], 0
+        for number, passage in enumerate(passages, start=1):
+            block = fenced(number, passage.header, one_line(passage.text))
+            used += count_tokens(block)
+            if used > room * TOKENIZER_MARGIN:
+                break
+            blocks.append(block)
+        if not blocks:
+            return ""
+        user = render_prompt("brief_condense_user", passages="\n\n".join(blocks), question=question)
+        messages: list[Message] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+        return numbered_in_order(bullet_lines(self.model.complete(messages, max_tokens=max_tokens)))
+
     def bullet_messages(self, passage: Passage, topic: str | None, limit: int) -> list[Message]:
         """The briefing prompt for one item; empty when not even part of the item fits."""
         question = (
@@ -115,6 +142,15 @@ class ChatBackend:
         if budget <= 0:
             raise ConfigError(f"QUORUM_N_CTX={n_ctx} leaves no room for a passage")
         return budget
+
+
+def numbered_in_order(lines: str) -> str:
+    """Lines asked for one per passage, in order: a line the model left without its [n] gets
+    the number of its place. Verification then decides whether it holds for that passage."""
+    return "\n".join(
+        line if _CITED.search(line) else f"{line.rstrip()} [{place}]"
+        for place, line in enumerate(lines.splitlines(), start=1)
+    )
 
 
 def answer_messages(question: str, passages: list[Passage], budget: int) -> list[Message]:

@@ -178,6 +178,10 @@ class ExtractiveBackend:
         chosen = key_sentences(passage, self.embedder, limit)
         return bullet_lines("\n".join(f"{one_line(sentence.text)} [1]" for sentence in chosen))
 
+    def draft_condensed(self, passages: list[Passage]) -> str:
+        """Nothing: the extractive backend keeps the minutes' own sentences."""
+        return ""
+
     def choose(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """The answering candidates in reading order; empty when nothing answers."""
         proposal = self.propose(question, passages)

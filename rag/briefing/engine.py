@@ -1,35 +1,40 @@
 """Building briefings of one meeting, of a topic across meetings, and since a kind's last meeting.
 
-Every briefing is built the same way, one agenda item at a time (map). A backend drafts a few
-bullets from that item alone: a language model in one short call whose passage is budgeted
-with tiktoken to fit ``settings.n_ctx``, or, with the extractive backend, the item's key
-sentences verbatim (agreements and requests first, then the sentences most central to the
-item). Each drafted sentence is then checked by :class:`rag.verify.Verifier` against that
-item's passage exactly as answers are: one whose number or name is not in the item, or whose
-meaning no sentence of the item carries, is removed (and listed in ``Briefing.removed``). What
-survives is cited to the verbatim sentence that supports it.
+A **meeting** briefing is one page: decisions and actions from the register
+(:mod:`rag.register`), each verified against its item and noted with owner, due date and
+status; then the meeting's most salient other sentences (:mod:`.salience`), chosen per word
+until ``settings.brief_words`` is spent, the best two as the overview and the rest as one line
+per item. A model backend gets one call per briefing to shorten those chosen sentences; each
+rewrite is checked by :class:`rag.verify.Verifier` against the item of the sentence it rewrites
+and by :func:`.attribution.attributed` against its quote, and the chosen sentence stands
+wherever the rewrite fails (what failed is listed in ``Briefing.removed``).
 
-There is no reduce call: each section is already a short list of verified bullets, and a
-model pass over them could only restate them, at the price of another call and another chance
-to invent. Decisions and actions come from the register (:mod:`rag.register`), not from a
-model; they are verified against their item the same way and carry owner and status as a note.
+**Topic** and **since** briefings go one agenda item at a time (map): a backend drafts a few
+bullets from that item alone (a model in one short call whose passage is budgeted with
+tiktoken to fit ``settings.n_ctx``, or the item's key sentences verbatim), each verified
+against that item's passage exactly as answers are. There is no reduce call: each section is
+already a short list of verified bullets, and a model pass over them could only restate them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 
 from core.errors import NotFoundError, UsageError
 from core.settings import Settings
 from index.models import Meeting
+from index.outcomes import extract_outcomes
 from rag.answer import AnswerEngine, citation_for
 from rag.backends import get_backend
 from rag.backends.base import Backend, one_line
 from rag.briefing.attribution import attributed
 from rag.briefing.models import Briefing, BriefingKind, Bullet, Section
+from rag.briefing.render import OVERVIEW, word_count
+from rag.briefing.salience import Candidate, is_near_duplicate, meeting_candidates
 from rag.models import Citation, Passage
 from rag.register import RegisterEntry, build_register, owner_label
 from rag.retrieve import HybridRetriever, whole_item
@@ -37,7 +42,7 @@ from rag.text import Sentence, key_terms
 from rag.verify import Checked, Evidence
 from rag.watch import Watchlist, meetings_matching, topic_matches
 
-MEETING_ITEM_BULLETS = 3  # per item of the meeting briefed
+OVERVIEW_SENTENCES = 2  # the most salient chosen sentences, after the meeting record
 LATEST_ITEM_BULLETS = 2  # per item of the last meeting of a kind (since-last briefing)
 SINCE_ITEM_BULLETS = 1  # per item of the meetings held around it
 TOPIC_ITEM_BULLETS = 2  # per retrieved item (topic briefing)
@@ -141,26 +146,116 @@ class BriefingEngine:
         return self.since_date_briefing(day) if day else self.since_briefing(target)
 
     def meeting_briefing(self, meeting: Meeting) -> Briefing:
-        """Up to three bullets per agenda item, then the meeting's decisions and actions."""
+        """A one-page briefing: an overview, the meeting's decisions, its actions (owner, due
+        date, status), then one line for each item with something salient to say, chosen by
+        salience (:mod:`.salience`) until ``settings.brief_words`` is reached."""
         run = self._start()
-        sections = [
-            Section(
-                heading=item.label,
-                bullets=self._bullets(
-                    whole_item(meeting, item.number), None, MEETING_ITEM_BULLETS, run
-                ),
-            )
-            for item in meeting.items
-        ]
         entries = [e for e in self._register(run) if e.meeting_id == meeting.id]
-        sections.append(self._register_section("Decisions and actions", entries, run))
-        return run.briefing(
-            f"Briefing: {meeting_heading(meeting)}",
-            "meeting",
-            sections,
-            [e for e in entries if is_open_action(e)],
-            self.answers.backend.name,
+        title = f"Briefing: {meeting_heading(meeting)}"
+        record = meeting_record(meeting, entries)
+        sections = [
+            self._register_section(
+                "Decisions", [e for e in entries if e.kind == "decision"], run, short_note, True
+            ),
+            self._register_section(
+                "Actions", [e for e in entries if e.kind == "action"], run, short_note, True
+            ),
+        ]
+        backend = self.answers.backend.name
+        so_far = Briefing(
+            title=title, kind="meeting", record=record, sections=sections, backend=backend
         )
+        kept = [b.text for s in sections for b in s.bullets]
+        chosen = self._select(meeting, word_count(so_far) + len(OVERVIEW.split()), kept)
+        lines = list(zip(chosen, self._item_lines(chosen, run), strict=True))
+        by_salience = sorted(range(len(lines)), key=lambda i: -chosen[i].salience)
+        first = set(by_salience[:OVERVIEW_SENTENCES])
+        overview = [bullet for i, (_, bullet) in enumerate(lines) if i in first]
+        items = sorted(
+            (pair for i, pair in enumerate(lines) if i not in first),
+            key=lambda pair: (item_order(meeting, pair[1].lead), pair[0].sentence.start),
+        )
+        sections.append(Section(heading="Items", bullets=merge_by_item([b for _, b in items])))
+        briefing = run.briefing(
+            title, "meeting", sections, [e for e in entries if is_open_action(e)], backend
+        )
+        briefing.record = record
+        briefing.overview = overview
+        return briefing
+
+    def _select(self, meeting: Meeting, used: int, kept: list[str]) -> list[Candidate]:
+        """The most salient sentences per word that fit what is left of the budget after
+        ``used`` words: first the best sentence of each item, then a second for items with
+        more to say, and so on; the register's own sentences and near-duplicates of anything
+        ``kept`` are skipped. Best value first."""
+        budget = self.settings.brief_words - used
+        taken = [(o.start, o.end) for o in meeting.outcomes or extract_outcomes(meeting)]
+        kept = list(kept)
+        chosen: list[Candidate] = []
+        candidates = meeting_candidates(meeting, taken)
+        per_item, added = 0, True
+        while added:  # a pass that adds nothing leaves nothing a later pass could add
+            per_item, added = per_item + 1, False
+            for candidate in candidates:
+                label = candidate.passage.item_label
+                named = sum(c.passage.item_label == label for c in chosen)
+                cost = candidate.words + (0 if named else len(label.split()) + 1)
+                if (
+                    candidate not in chosen
+                    and named < per_item
+                    and cost <= budget
+                    and not is_near_duplicate(candidate.sentence.text, kept)
+                ):
+                    chosen.append(candidate)
+                    kept.append(candidate.sentence.text)
+                    budget -= cost
+                    added = True
+        return chosen
+
+    def _item_lines(self, chosen: list[Candidate], run: _Run) -> list[Bullet]:
+        """One cited bullet per chosen sentence, led by its item's label: the model's
+        wording where it drafts one (in one call for the whole briefing) that verifies and is
+        no longer, else the chosen sentence itself."""
+        if not chosen:
+            return []
+        with run.timed("draft"):
+            draft = self.answers.backend.draft_condensed([sentence_passage(c) for c in chosen])
+        rewritten = self._verified_rewrites(draft, chosen, run) if draft else {}
+        bullets = []
+        for i, candidate in enumerate(chosen):
+            sentence = rewritten.get(i)
+            if sentence is None or len(sentence.text) > len(candidate.sentence.text):
+                quote = candidate.sentence
+                sentence = Checked(one_line(quote.text), (1,), Evidence(0, quote, 1.0), "chosen")
+            text = run.cited(sentence, candidate.passage)
+            bullets.append(Bullet(text=text, lead=candidate.passage.item_label))
+        return bullets
+
+    def _verified_rewrites(
+        self, draft: str, chosen: list[Candidate], run: _Run
+    ) -> dict[int, Checked]:
+        """The drafted bullets verified as an answer's sentences are, each against the whole
+        item of the sentence it cites, then its names and figures against its quote; the
+        first that holds for each chosen sentence, by index. A bullet resting on another item
+        than the one it cites is dropped."""
+        passages = [c.passage for c in chosen]
+        meetings = self.answers.meetings
+        with run.timed("verify"):
+            checked = self.answers.verifier.check(draft, passages, meetings)
+        found: dict[int, Checked] = {}
+        for sentence in checked:
+            index = sentence.cited[0] - 1 if sentence.cited else -1
+            if sentence.evidence is not None and (
+                index not in range(len(chosen))
+                or passages[sentence.evidence.passage].item_label != passages[index].item_label
+            ):
+                sentence = replace(sentence, evidence=None, reason="rests on another item")
+            if sentence.evidence is not None:
+                passage = passages[index]
+                sentence = attributed(sentence, passage, meetings[passage.meeting_id])
+            if run.verified(sentence):
+                found.setdefault(index, sentence)
+        return found
 
     def topic_briefing(self, topic: str) -> Briefing:
         """What each meeting recorded on ``topic``, oldest meeting first, so the reader sees
@@ -314,9 +409,17 @@ class BriefingEngine:
             checked = self.answers.verifier.check(draft, [passage], meetings)
             return [attributed(c, passage, meetings[passage.meeting_id]) for c in checked]
 
-    def _register_section(self, heading: str, entries: list[RegisterEntry], run: _Run) -> Section:
+    def _register_section(
+        self,
+        heading: str,
+        entries: list[RegisterEntry],
+        run: _Run,
+        note: Callable[[RegisterEntry], str] | None = None,
+        led: bool = False,
+    ) -> Section:
         """Register entries as bullets, verified against their agenda item (one check per
-        item), each with its owner and status as a note."""
+        item), each with its owner and status as a note; when ``led``, the first bullet of
+        each item is led by the item's label (what the decision or action is about)."""
         meetings = self.answers.meetings
         groups: dict[tuple[str, str], list[RegisterEntry]] = {}
         for entry in entries:
@@ -324,6 +427,7 @@ class BriefingEngine:
         bullets: list[Bullet] = []
         seen: set[str] = set()
         for (meeting_id, label), group in groups.items():
+            lead = label if led else ""
             passage = item_passage(meetings[meeting_id], label)
             if passage is None:
                 run.removed.extend(entry.text for entry in group)
@@ -334,7 +438,8 @@ class BriefingEngine:
                 if run.verified(sentence) and entry and sentence.text not in seen:
                     seen.add(sentence.text)
                     text = run.cited(sentence, passage)
-                    bullets.append(Bullet(text=text, note=entry_note(entry)))
+                    bullets.append(Bullet(text=text, note=(note or entry_note)(entry), lead=lead))
+                    lead = ""
         return Section(heading=heading, bullets=bullets)
 
 
@@ -434,3 +539,52 @@ def quote_sentence(citation: Citation) -> Sentence:
 
 def meeting_heading(meeting: Meeting) -> str:
     return f"{meeting.title} — {meeting.date or 'date unknown'}"
+
+
+def short_note(entry: RegisterEntry) -> str:
+    """A meeting briefing's note on an action: "owner AH · due 2025-03-31 · open" (the
+    initials as the minutes write them); nothing on a decision (the minutes are its record)."""
+    if entry.kind == "decision":
+        return ""
+    parts = [f"owner {entry.owner}"] if entry.owner else []
+    if entry.due:
+        parts.append(f"due {entry.due}")
+    parts.append(entry.status if not entry.closed_on else f"{entry.status} {entry.closed_on}")
+    return " · ".join(parts)
+
+
+def meeting_record(meeting: Meeting, entries: list[RegisterEntry]) -> str:
+    """What the typed meeting holds, as the overview's opening sentence (the title above it
+    names the meeting and date)."""
+    decisions = sum(e.kind == "decision" for e in entries)
+    actions = [e for e in entries if e.kind == "action"]
+    still_open = sum(is_open_action(e) for e in actions)
+    counts = [plural(len(meeting.items), "item"), plural(decisions, "decision")]
+    return f"{', '.join(counts)} and {plural(len(actions), 'action')} ({still_open} open)."
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def sentence_passage(candidate: Candidate) -> Passage:
+    """The chosen sentence alone, as the passage a model sees (headed by meeting and item)."""
+    quote = candidate.sentence
+    return candidate.passage.model_copy(
+        update={"text": quote.text, "start": quote.start, "end": quote.end, "spans": []}
+    )
+
+
+def item_order(meeting: Meeting, label: str) -> int:
+    return next((i for i, item in enumerate(meeting.items) if item.label == label), 0)
+
+
+def merge_by_item(bullets: list[Bullet]) -> list[Bullet]:
+    """One line per item: bullets with the same lead joined in order."""
+    merged: list[Bullet] = []
+    for bullet in bullets:
+        if merged and merged[-1].lead == bullet.lead:
+            merged[-1] = merged[-1].model_copy(update={"text": f"{merged[-1].text} {bullet.text}"})
+        else:
+            merged.append(bullet)
+    return merged

@@ -15,6 +15,7 @@ BriefingKind = Literal["meeting", "topic", "since", "digest"]
 class Bullet(BaseModel):
     text: str = Field(description="One verified sentence ending with its [n] marker.")
     note: str = Field("", description="Register facts (kind, owner, status): not model text.")
+    lead: str = Field("", description="What the bullet is about (an item's label): set first.")
 
 
 class Section(BaseModel):
@@ -27,6 +28,12 @@ class Briefing(BaseModel):
 
     title: str
     kind: BriefingKind
+    record: str = Field(
+        "", description="What the typed meeting records (items, decisions, actions): no quote."
+    )
+    overview: list[Bullet] = Field(
+        default_factory=list, description="The meeting's most salient sentences, cited."
+    )
     sections: list[Section] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     open_actions: list[RegisterEntry] = Field(default_factory=list)
