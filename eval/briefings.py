@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError, NotFoundError
-from eval.harness import EVAL_DIR, ratio, says
+from eval.harness import EVAL_DIR, ratio, says, split_table
 from index.models import Meeting
 from rag.briefing.engine import BriefingEngine
 from rag.briefing.models import Briefing
@@ -149,14 +149,7 @@ def run_briefing_eval(
 
 def briefing_table(report: BriefingReport) -> str:
     """One column per split and one for every meeting, a row per metric."""
-    columns = {split: report.metrics(split) for split in report.splits()}
-    columns["all"] = report.metrics()
-    width = max(len(name) for name in columns["all"])
-    lines = [f"{'metric':<{width}}  " + "  ".join(f"{name:>8}" for name in columns)]
-    for metric in columns["all"]:
-        cells = "  ".join(f"{values[metric]:>8}" for values in columns.values())
-        lines.append(f"{metric:<{width}}  {cells}")
-    return "\n".join(lines)
+    return split_table(report.metrics, report.splits())
 
 
 def gate_misses(report: BriefingReport, gate: dict) -> list[str]:

@@ -313,8 +313,13 @@ def below_thresholds(metrics: dict[str, float], floors: dict[str, float]) -> lis
 
 def metrics_table(report: EvalReport) -> str:
     """One column per split and one for all facts, a row per metric."""
-    columns = {split: report.metrics(split) for split in report.splits()}
-    columns["all"] = report.metrics()
+    return split_table(report.metrics, report.splits())
+
+
+def split_table(metrics: Callable[[str | None], dict[str, float]], splits: list[str]) -> str:
+    """A column of ``metrics`` per split and one for everything, a row per metric."""
+    columns = {split: metrics(split) for split in splits}
+    columns["all"] = metrics(None)
     width = max(len(k) for k in columns["all"])
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{name:>8}" for name in columns)]
     for metric in columns["all"]:

@@ -54,6 +54,27 @@ CREATE INDEX IF NOT EXISTS pending_meeting ON pending_vectors(meeting_id);
 )
 
 
+@contextlib.contextmanager
+def file_lock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock between processes on the file ``path`` in an index directory, held
+    while the block runs; yields whether it is held (False at once with ``wait=False`` when
+    another process holds it)."""
+    try:
+        handle = open(path, "a")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise IndexStoreError(f"{path.parent}: cannot lock the index ({exc.strerror})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) readable by this user only (0700): minutes may be marked."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -404,25 +425,8 @@ class IndexStore:
     def write_lock(self, wait: bool = True) -> Iterator[bool]:
         """One writer at a time per index directory (CLI, app upload, tests). With
         ``wait=False`` it yields False at once, instead of waiting, when another holds it."""
-        with self._lock_file() as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    @contextlib.contextmanager
-    def _lock_file(self) -> Iterator[Any]:
-        try:
-            handle = open(self.path / ".lock", "a")  # noqa: SIM115 (closed below)
-        except OSError as exc:
-            raise IndexStoreError(f"{self.path}: cannot lock the index ({exc.strerror})") from None
-        with handle:
-            yield handle
+        with file_lock(self.path / ".lock", wait) as held:
+            yield held
 
     def commit_meeting(
         self,

@@ -15,39 +15,24 @@ next pass takes them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import IndexStoreError, QuorumError
+from core.errors import QuorumError
 from core.settings import Settings, load_settings
 from index.embed import Embedder
-from index.store import IndexStore
+from index.store import IndexStore, file_lock
 
 FILL_BATCH = 256
 LOG_NAME = "vectors.log"
 
 
-@contextlib.contextmanager
-def filler_lock(index_dir: Path, wait: bool = False) -> Iterator[bool]:
-    """Yields whether this process is the index's one second pass (with ``wait``, once the
-    pass running elsewhere has ended)."""
-    try:
-        handle = open(index_dir / ".vectors.lock", "a")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise IndexStoreError(f"{index_dir}: cannot lock the index ({exc.strerror})") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def filler_lock(index_dir: Path, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
+    """Whether this process is the index's one second pass (with ``wait``, once the pass
+    running elsewhere has ended)."""
+    return file_lock(index_dir / ".vectors.lock", wait)
 
 
 def fill_vectors(
