@@ -97,7 +97,8 @@ def test_a_citation_the_index_no_longer_holds_is_refused(sample_index):
 def test_streaming_shows_growing_drafts_then_the_verified_answer(sample_index):
     engine = AnswerEngine(sample_index.with_overrides(llm="fake"))
     updates = list(services.stream_answer(engine, NPG_QUESTION, Filters()))
-    drafts, final = updates[:-1], updates[-1]
+    quoted, drafts, final = updates[0], updates[1:-1], updates[-1]
+    assert isinstance(quoted, Answer) and quoted.provisional  # the minutes' own answer first
     assert drafts and all(isinstance(draft, str) for draft in drafts)
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(drafts))
     assert isinstance(final, Answer) and final.backend == "fake"

@@ -17,6 +17,7 @@ import pytest
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE, Settings
 from index.ingest import Ingestor
 from index.store import IndexStore
+from index.vectors import fill_vectors
 from rag.answer import AnswerEngine
 from tests.conftest import NPG_QUESTION, make_settings
 from tests.servers import chroma_server, free_port, wait_until_serving
@@ -50,6 +51,7 @@ def test_ingest_ask_reingest_and_prune_against_a_chroma_server(tmp_path, chroma_
 
     first = Ingestor(settings, embedder).ingest([archive])
     assert [r.status for r in first.results] == ["added"] * 3
+    fill_vectors(IndexStore(settings), embedder)  # the second pass, against the server too
     catalogued = IndexStore(settings).catalog.chunk_ids()
     assert vector_ids(settings) == catalogued
     assert not (tmp_path / "index" / "chroma").exists(), "vectors went to an embedded store"
