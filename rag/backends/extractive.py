@@ -250,8 +250,8 @@ class ExtractiveBackend:
         if not units:
             return []
         texts = [" ".join(s.text for s in unit) for _, unit, _ in units]
-        vectors = np.array(self.embedder.embed_cached([question, *texts]))
-        sims = vectors[1:] @ vectors[0]
+        asked, vectors = unit_vectors(self.embedder, question, [unit for _, unit, _ in units])
+        sims = vectors @ asked
         weights = term_weights(key_terms(question), texts)
         types = question_types(question)
         focus = [focus_weights(weights, types, p) for p in pool]
@@ -281,6 +281,20 @@ def extractive_backend(settings: Settings, embedder: Embedder | None = None) -> 
 
         embedder = Embedder(settings.embed_model, settings.embed_batch_size)
     return ExtractiveBackend(embedder)
+
+
+def unit_vectors(
+    embedder: Embedder, question: str, units: list[tuple[Sentence, ...]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The question's vector and one per unit. Only single sentences are encoded: a unit of
+    several is the normalised mean of its sentences' vectors (MiniLM pools by mean, so this is
+    close to encoding the joined text, and halves the encoding an answer waits for)."""
+    sentences = list(dict.fromkeys(s.text for unit in units for s in unit))
+    vectors = np.array(embedder.embed_cached([question, *sentences]))
+    row = {text: i for i, text in enumerate(sentences, start=1)}
+    pooled = np.array([vectors[[row[s.text] for s in unit]].mean(axis=0) for unit in units])
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return vectors[0], pooled / np.maximum(norms, 1e-9)
 
 
 def key_sentences(passage: Passage, embedder: Embedder, limit: int) -> list[Sentence]:
