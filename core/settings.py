@@ -121,7 +121,12 @@ class Settings(BaseSettings):
         le=5000,
     )
     context_tokens: int = _field(
-        900, "Budget (cl100k tokens) for the passages put in front of the model."
+        900, "Budget (cl100k tokens) for an agenda item put in front of the model for a briefing."
+    )
+    answer_tokens: int = _field(
+        400,
+        "Budget (cl100k tokens) for the minutes put in front of the model for an answer: the "
+        "best-matching sentences of the top items and their neighbours.",
     )
     openai_base_url: str | None = _field(
         None, "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1."

@@ -27,7 +27,7 @@ DISMISSAL_QUESTION = "How many officers were dismissed for gross misconduct in 2
 @pytest.fixture(autouse=True)
 def fake_backend() -> Iterator[None]:
     """The deterministic double, offered as the backend "fake" while a test runs."""
-    register("fake", lambda settings, embedder: ChatBackend(FakeLLM(), settings))
+    register("fake", lambda settings, embedder: ChatBackend(FakeLLM(), settings, embedder))
     yield
     unregister("fake")
 

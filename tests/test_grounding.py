@@ -27,7 +27,9 @@ CORPUS = PROJECT_ROOT / "data" / "corpus" / "minutes"
 
 def engine_drafting(sample_index, embedder, reply: str | None) -> AnswerEngine:
     retriever = HybridRetriever(sample_index, embedder=embedder)
-    return AnswerEngine(sample_index, retriever, ChatBackend(FakeLLM(reply), sample_index))
+    return AnswerEngine(
+        sample_index, retriever, ChatBackend(FakeLLM(reply), sample_index, embedder)
+    )
 
 
 def test_a_sentence_that_only_points_at_the_minutes_is_not_an_answer(sample_index, embedder):

@@ -11,7 +11,7 @@ import pytest
 
 from index.ingest import Ingestor
 from rag.answer import AnswerEngine
-from rag.backends.chat import ChatBackend, answer_messages
+from rag.backends.chat import ChatBackend
 from rag.briefing.engine import BriefingEngine
 from rag.briefing.render import render_markdown
 from rag.retrieve import HybridRetriever
@@ -100,7 +100,7 @@ def engines(settings, embedder):
     fake = settings.with_overrides(llm="fake")
     return [
         AnswerEngine(settings, retriever),
-        AnswerEngine(fake, retriever, ChatBackend(FakeLLM(), fake)),
+        AnswerEngine(fake, retriever, ChatBackend(FakeLLM(), fake, embedder)),
     ]
 
 
@@ -124,7 +124,9 @@ def test_every_passage_reaches_the_model_fenced_with_its_title_and_heading(index
     retriever, _ = injected_meeting(dirty, embedder)
     passages = retriever.retrieve("depot heating estates team", top_k=8).passages
     assert passages
-    user = answer_messages("What about the depot?", passages, 4000)[1]["content"]
+    roomy = dirty.with_overrides(answer_tokens=4000, n_ctx=8192)
+    backend = ChatBackend(FakeLLM(), roomy, embedder)
+    user = backend.answer_prompt("What about the depot?", passages)[1]["content"]
     for number, passage in enumerate(passages[:3], start=1):
         block = re.search(rf"<minutes n={number}>\n(.*?)\n</minutes n={number}>", user, re.S)
         assert block, user

@@ -283,4 +283,4 @@ def test_a_question_too_long_for_the_models_context_is_a_named_error(settings):
     backend = ChatBackend(FakeLLM(), small)
     with pytest.raises(UsageError, match="question is too long for the model's context"):
         backend.draft_answer("why " * 600, [])
-    assert backend.answer_budget("What did we agree?") <= small.context_tokens
+    assert backend.answer_budget("What did we agree?") <= small.answer_tokens

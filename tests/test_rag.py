@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,9 @@ def extractive(sample_index, retriever):
 
 def engine_with(settings, retriever, llm):
     settings = settings.with_overrides(llm="fake")
-    return AnswerEngine(settings, retriever=retriever, backend=ChatBackend(llm, settings))
+    return AnswerEngine(
+        settings, retriever=retriever, backend=ChatBackend(llm, settings, retriever.embedder)
+    )
 
 
 def assert_quotes_are_verbatim(answer: Answer, retriever: HybridRetriever) -> None:
@@ -334,3 +337,37 @@ def test_header_facts_come_from_the_parsed_meeting_cited_to_their_lines(
     assert answer.drafted_by == "meeting record" and wanted in answer.answer
     assert [c.item for c in answer.citations] == [item]
     assert wanted.split()[-1] in answer.citations[0].quote
+
+
+def test_the_model_reads_the_matched_sentences_and_their_neighbours_not_whole_items(
+    sample_index, retriever
+):
+    from rag.tokens import count_tokens
+
+    question = "How much did Clare's Law 'right to know' referrals increase, per HMICFRS?"
+    passages = retriever.retrieve(question).passages
+    backend = ChatBackend(FakeLLM(), sample_index, retriever.embedder)
+    best = backend.ranker.rank(question, passages[:3])[0]
+    user = backend.answer_prompt(question, passages)[1]["content"]
+    n = best.passage + 1
+    shown = user.split(f"<minutes n={n}>")[1].split(f"</minutes n={n}>")[0]
+    sentences = passage_sentences(passages[best.passage])
+    at = sentences.index(best.sentences[0])
+    assert "251" in best.text and best.sentences[0].text in shown
+    assert all(s.text in shown for s in sentences[max(at - 1, 0) : at + 2])  # its neighbours
+    whole = " ".join(s.text for s in sentences)
+    assert count_tokens(shown) < count_tokens(whole) / 2  # the 780-token item is cut ...
+    assert "…" in shown  # ... and the cut is marked
+    blocks = re.findall(r"<minutes n=\d+>.*?</minutes n=\d+>", user, re.S)
+    assert count_tokens("".join(blocks)) <= sample_index.answer_tokens
+
+
+def test_a_passage_nothing_was_chosen_from_keeps_the_numbers_of_the_others(sample_index, retriever):
+    passages = retriever.retrieve(NPG_QUESTION).passages
+    narrow = sample_index.with_overrides(answer_tokens=120)
+    backend = ChatBackend(FakeLLM(), narrow, retriever.embedder)
+    user = backend.answer_prompt(NPG_QUESTION, passages)[1]["content"]
+    numbers = [int(n) for n in re.findall(r"<minutes n=(\d+)>", user)]
+    assert numbers and numbers == sorted(set(numbers)) and max(numbers) <= 3
+    ranked = backend.ranker.rank(NPG_QUESTION, passages[:3])
+    assert numbers[0] == ranked[0].passage + 1  # the best sentence's passage keeps its number

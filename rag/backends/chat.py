@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.errors import ConfigError, UsageError
 from core.settings import Settings
 from rag.backends.base import TokenSink, bullet_lines, one_line
+from rag.backends.extractive import Candidate, ExtractiveBackend, extractive_backend
 from rag.backends.wire import Message
 from rag.models import Passage
 from rag.prompts import ABSTAIN, NONE_REPLY, load_prompt, render_prompt
-from rag.text import normalise, passage_sentences
+from rag.text import Sentence, normalise, passage_sentences
 from rag.tokens import count_tokens
 
+if TYPE_CHECKING:
+    from index.embed import Embedder
+
 MAX_LLM_PASSAGES = 3
+GAP = "…"  # where the model's view of a passage skips sentences
 MAP_MAX_TOKENS = 160
 _CITED = re.compile(r"\[\d+\]")
 CONDENSED_TOKENS = 40  # room for one shortened sentence in a briefing's one call
@@ -54,10 +59,13 @@ class ChatBackend:
 
     streams_draft = True
 
-    def __init__(self, model: ChatModel, settings: Settings) -> None:
+    def __init__(
+        self, model: ChatModel, settings: Settings, embedder: Embedder | None = None
+    ) -> None:
         self.model = model
         self.name = model.name
         self.settings = settings
+        self.ranker: ExtractiveBackend = extractive_backend(settings, embedder)
 
     def warm_up(self) -> None:
         self.model.warm_up()
@@ -65,7 +73,7 @@ class ChatBackend:
     def draft_answer(
         self, question: str, passages: list[Passage], on_token: TokenSink | None = None
     ) -> str:
-        messages = answer_messages(question, passages, self.answer_budget(question))
+        messages = self.answer_prompt(question, passages)
         parts = []
         for delta in self.model.stream(messages, max_tokens=self.settings.max_tokens):
             parts.append(delta)
@@ -73,6 +81,14 @@ class ChatBackend:
                 on_token(delta)
         draft = "".join(parts).strip()
         return "" if normalise(ABSTAIN) in normalise(draft) else draft
+
+    def answer_prompt(self, question: str, passages: list[Passage]) -> list[Message]:
+        """The answer prompt over what the model needs of the passages: the sentences the
+        extractive ranking puts first and their neighbours, not whole items (reading the
+        prompt is most of a CPU model's time, and small models lose the thread in long ones)."""
+        budget = self.answer_budget(question)
+        pool = passages[:MAX_LLM_PASSAGES]
+        return answer_messages(question, pool, self.ranker.rank(question, pool), budget)
 
     def draft_bullets(self, passage: Passage, topic: str | None, limit: int) -> str:
         """One short model call over this item's passage, within the model's context."""
@@ -131,7 +147,7 @@ class ChatBackend:
                 f"{fixed} of {self.settings.n_ctx} tokens (QUORUM_N_CTX), leaving no room for "
                 "the minutes; shorten the question"
             )
-        return min(self.settings.context_tokens, int(room * TOKENIZER_MARGIN))
+        return min(self.settings.answer_tokens, int(room * TOKENIZER_MARGIN))
 
     def passage_budget(self, system: str, question: str) -> int:
         """Tokens the passage may take so prompt and reply fit ``n_ctx``."""
@@ -153,9 +169,12 @@ def numbered_in_order(lines: str) -> str:
     )
 
 
-def answer_messages(question: str, passages: list[Passage], budget: int) -> list[Message]:
-    """The answer prompt: the system rules, then the numbered passages and the question."""
-    blocks = passage_blocks(passages, budget)
+def answer_messages(
+    question: str, passages: list[Passage], ranked: list[Candidate], budget: int
+) -> list[Message]:
+    """The answer prompt: the system rules, then the numbered passages (cut to the ranked
+    sentences and their neighbours) and the question."""
+    blocks = focused_blocks(passages, ranked, budget)
     user = render_prompt(
         "answer_user", passages="\n\n".join(blocks), question=question, abstain=ABSTAIN
     )
@@ -185,6 +204,67 @@ def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
         used += count_tokens(block)
         blocks.append(block)
     return blocks
+
+
+def focused_blocks(passages: list[Passage], ranked: list[Candidate], budget: int) -> list[str]:
+    """Each passage cut to the sentences that matter for the question, numbered as retrieved.
+
+    Candidates are taken best first while the budget lasts, each whole, then the sentence
+    before and after it as room allows; a passage shows its chosen sentences in reading order,
+    a skip marked "…", under its meeting title and item heading. A passage nothing was chosen
+    from is left out (its number is not reused), so "[n]" always names the n-th passage.
+    """
+    sentences = [passage_sentences(p) for p in passages]
+    chosen: dict[int, set[Sentence]] = {}
+    used = 0
+    for candidate in ranked:
+        index = candidate.passage
+        mine = chosen.setdefault(index, set())
+        opening = 0 if mine else count_tokens(fenced(index + 1, passages[index].header, ""))
+        new = [s for s in candidate.sentences if s not in mine]
+        cost = opening + sum(sentence_tokens(s) for s in new)
+        if used + cost > budget:
+            continue
+        mine.update(new)
+        used += cost
+        for sentence in neighbours(candidate.sentences, sentences[index]):
+            if sentence not in mine and used + sentence_tokens(sentence) <= budget:
+                mine.add(sentence)
+                used += sentence_tokens(sentence)
+    return [
+        fenced(index + 1, passage.header, in_reading_order(sentences[index], chosen[index]))
+        for index, passage in enumerate(passages)
+        if chosen.get(index)
+    ]
+
+
+def sentence_tokens(sentence: Sentence) -> int:
+    return count_tokens(sentence.text) + 1
+
+
+def neighbours(unit: tuple[Sentence, ...], sentences: list[Sentence]) -> list[Sentence]:
+    """The sentence before the unit and the one after it in its passage."""
+    positions = [i for i, s in enumerate(sentences) if s in unit]
+    if not positions:
+        return []
+    around = (positions[0] - 1, positions[-1] + 1)
+    return [sentences[i] for i in around if 0 <= i < len(sentences)]
+
+
+def in_reading_order(sentences: list[Sentence], chosen: set[Sentence]) -> str:
+    """The chosen sentences joined in text order, a gap mark wherever others are left out
+    (before, between or after them)."""
+    parts: list[str] = []
+    previous = -1
+    for position, sentence in enumerate(sentences):
+        if sentence in chosen:
+            if position != previous + 1:
+                parts.append(GAP)
+            parts.append(sentence.text)
+            previous = position
+    if previous != len(sentences) - 1:
+        parts.append(GAP)
+    return " ".join(parts)
 
 
 def fenced(number: int, header: str, body: str) -> str:

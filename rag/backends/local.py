@@ -185,4 +185,4 @@ def local_backend(settings: Settings, embedder: Embedder | None = None) -> ChatB
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
     )
-    return ChatBackend(model, settings)
+    return ChatBackend(model, settings, embedder)

@@ -136,4 +136,4 @@ def openai_backend(settings: Settings, embedder: Embedder | None = None) -> Chat
         api_key=settings.openai_api_key,
         timeout=settings.request_timeout,
     )
-    return ChatBackend(model, settings)
+    return ChatBackend(model, settings, embedder)
