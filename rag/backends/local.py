@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from index.embed import Embedder
 
 
+PROMPT_CACHE_MIB = 256
+
+
 def build_engine_params(
     model_path: Path, *, n_ctx: int, n_threads: int, listen: str, api_key: str
 ) -> xllamacpp.CommonParams:
@@ -41,6 +44,11 @@ def build_engine_params(
     params.n_parallel = 1
     params.cpuparams.n_threads = n_threads
     params.cpuparams_batch.n_threads = n_threads
+    # Reuse the KV of the prefix a prompt shares with the one before it (the system prompt
+    # and the fixed preamble of the answer prompt), and keep a few earlier prompts' KV in a
+    # host cache bounded here (llama.cpp's default allows 8 GiB).
+    params.cache_prompt = True
+    params.cache_ram_mib = PROMPT_CACHE_MIB
     params.sampling.temp = 0.0
     params.sampling.seed = SEED
     params.verbosity = 0
