@@ -364,6 +364,7 @@ def fact_row(result: FactResult) -> dict:
         "gold_rank": result.gold_rank,
         "passed": result.passed,
         "why": result.why,
+        "timings": result.answer.timings,
     }
 
 
