@@ -36,7 +36,7 @@ from index.embed import Embedder, StaticEmbedder
 from index.markings import item_marking, visible_meetings, visible_part
 from index.models import Meeting
 from index.store import IndexStore
-from rag.filters import in_scope, understand
+from rag.filters import ArchiveTerms, in_scope, understand
 from rag.models import Filters, Passage
 
 RRF_K = 60.0
@@ -105,6 +105,7 @@ class HybridRetriever:
         self._vector_generation = -1
         self._pending = False
         self._meetings: dict[str, Meeting] = {}
+        self._terms = ArchiveTerms.of([])
         self._chunk_ids: set[str] = set()
         self._bm25 = lexical or LexicalIndex()
 
@@ -166,6 +167,7 @@ class HybridRetriever:
                 everything = self.store.catalog.meetings()
                 visible = visible_meetings(everything, self.settings.clearance)
                 self._meetings = {m.id: m for m in visible}
+                self._terms = ArchiveTerms.of(visible)
                 self._chunk_ids = self.store.catalog.chunk_ids()
                 self.store.ensure_bm25()
                 self._bm25.sync(self.store.catalog.db)
@@ -176,7 +178,7 @@ class HybridRetriever:
     ) -> Retrieval:
         """Passages for ``question``: the question's own filters, narrowed by explicit ones."""
         meetings = self.meetings()
-        understood = understand(question, meetings)
+        understood = understand(question, meetings, self._terms)
         merged = merge_filters(understood, filters)
         scope = [m for m in meetings if in_scope(m, merged)]
         if not scope and merged.kinds and not (filters and filters.kinds):
