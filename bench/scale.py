@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.scale [--sizes 1000 10000] [--stores embedded server]
         [--vectors stand-in|static|minilm] [--questions 20] [--seed 0] [--keep DIR]
+    .venv/bin/python -m bench.scale --keep DIR --serve-only [--sizes ...] [--stores ...]
 
 For each archive size and store it prints: cold ingest (s, chunks/s), peak RSS of the ingest
 and of the serving process (and of the Chroma server), the index's size on disk, a no-op
@@ -21,6 +22,9 @@ path: each meeting commits with the static vectors and its MiniLM vectors are le
 second pass (not run here; its time is extrapolated the same way), so the ingest and serving
 figures are those of an archive as it is when ``quorum ingest`` returns. ``--vectors minilm``
 encodes every chunk with MiniLM inside the ingest instead.
+
+``--serve-only`` measures serving again on the indexes an earlier ``--keep DIR`` run left
+there (after a change to answering, or on quieter cores), without ingesting anything.
 """
 
 from __future__ import annotations
@@ -261,6 +265,40 @@ def measure_phases(store: str, options: dict[str, Any]) -> Figures:
     return Figures(store, meetings, chunks, ingest, noop, serve, 0.0, None, stopped)
 
 
+def serve_again(store: str, base: Path, args: argparse.Namespace) -> Run:
+    """Serving on the index an earlier run kept under ``base`` (a Chroma server restarted on
+    its data for the server store)."""
+    index = base / f"index-{store}"
+    if not (index / "catalog.sqlite").exists():
+        raise SystemExit(f"{index}: no index kept there; run bench.scale --keep first")
+    committed = base / f"committed-{store}"
+    archive = committed if committed.exists() else base / "archive"
+    options = {"archive": archive, "index": index, "store": store, "vectors": args.vectors}
+    options["questions"] = args.questions
+    if store != "server":
+        return run_phase("serve", **options)
+    with chroma_server(base / "chroma-data") as server:
+        return run_phase("serve", **options, port=server.port)  # type: ignore[attr-defined]
+
+
+def print_serving(root: Path, args: argparse.Namespace) -> None:
+    print(
+        f"\n{'store':<9}{'meetings':>9}{'retrieval ms p50/p95':>22}{'answer s p50/p95':>18}"
+        f"{'RSS MB':>8}  load"
+    )
+    for size in sorted(args.sizes):
+        for store in args.stores:
+            run = serve_again(store, root / f"scale-{size}-seed{args.seed}", args)
+            ms = [1000 * percentile(run.result["retrieval"], p) for p in (50, 95)]
+            seconds = [percentile(run.result["total"], p) for p in (50, 95)]
+            print(
+                f"{store:<9}{size:>9,}{f'{ms[0]:.0f} / {ms[1]:.0f}':>22}"
+                f"{f'{seconds[0]:.2f} / {seconds[1]:.2f}':>18}{run.peak_rss_mb:>8.0f}"
+                f"  {load_text(run)}",
+                flush=True,
+            )
+
+
 def linked_archive(options: dict[str, Any], indexed: list[str]) -> Path:
     """A folder of links to the files an ingest committed (the index's own manifest)."""
     folder = Path(options["index"]).parent / f"committed-{options['store']}"
@@ -372,6 +410,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="keep archives and indexes in this directory")
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="only measure serving again, on the indexes a --keep run left in --keep DIR",
+    )
     parser.add_argument("--child", choices=sorted(PHASES), help=argparse.SUPPRESS)
     for name in ("archive", "index", "store"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -385,6 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(PHASES[args.child](args)))
         return 0
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
+    if args.serve_only:
+        if args.keep is None:
+            raise SystemExit(
+                "--serve-only needs --keep DIR (where an earlier run kept its indexes)"
+            )
+        print_serving(args.keep, args)
+        return 0
     print(f"vectors stored: {args.vectors}" + (" (see --help)" if args.vectors != "minilm" else ""))
     rows: list[Figures] = []
     minilm_rate = 0.0
