@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT, SAMPLE_ARCHIVE
 from rag.answer import AnswerEngine
-from rag.claims import figures
+from rag.claims import NUMBER_WORDS, figures
 from rag.models import Answer, Citation, Passage
 
 RETRIEVAL_DEPTH = 5
@@ -46,6 +46,10 @@ WHOLE_MEETING = "*"
 _MARKERS = re.compile(r"\s*\[\d+\]")
 _FIGURE_ONLY = re.compile(
     r"[£$€]?\s?\d[\d,.]*\s?(?:k|m|bn|thousand|million|billion|%|per\s?cent)?", re.IGNORECASE
+)
+
+_CARDINAL_WORD = re.compile(
+    r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
 
 
@@ -128,13 +132,19 @@ def is_gold(fact: Fact, date: str, item_label: str, source: str = "") -> bool:
 
 
 def says(alternative: str, text: str) -> bool:
-    """Whether ``text`` says ``alternative``: figures compared as figures, words at word
-    boundaries, case and runs of spaces ignored."""
+    """Whether ``text`` says ``alternative``: figures compared as figures (inside a phrase
+    too: "four year term" says "4 year term"), words at word boundaries, case and runs of
+    spaces ignored."""
     if _FIGURE_ONLY.fullmatch(alternative.strip()):
         wanted = figures(alternative)
         return bool(wanted) and wanted <= figures(text)
-    words = r"\s+".join(re.escape(w) for w in alternative.split())
-    return re.search(rf"(?<!\w){words}(?!\w)", text, re.IGNORECASE) is not None
+    words = r"\s+".join(re.escape(w) for w in with_digits(alternative).split())
+    return re.search(rf"(?<!\w){words}(?!\w)", with_digits(text), re.IGNORECASE) is not None
+
+
+def with_digits(text: str) -> str:
+    """Cardinal number words written as digits, so a phrase's figures compare as figures."""
+    return _CARDINAL_WORD.sub(lambda word: str(NUMBER_WORDS[word.group(1).lower()]), text)
 
 
 def answer_text(answer: Answer) -> str:

@@ -50,6 +50,10 @@ def citation(item: str, source: str = "archive/minutes.txt", date: str = "2025-0
         ("£1.2m", "A budget of £1,200,000 was set.", True),
         ("£1.2m", "A budget of £1.25m was set.", False),
         ("Police and Crime Panel", "the police  and crime panel met", True),
+        ("4 year term", "appointed for a four year term", True),
+        ("two new officers", "2 new officers joined", True),
+        ("4 year term", "appointed for a fourteen year term", False),
+        ("seven", "rated adequate in seven areas", True),
     ],
 )
 def test_expected_strings_are_matched_as_words_and_figures(alternative, text, expected):
