@@ -125,11 +125,12 @@ def local_series(
     ]
 
 
-def load_local_llm(paths: tuple[Path, Path]) -> Backend:
-    """The default local model, assembled if needed and loaded; prints how long that took."""
+def load_local_llm(paths: tuple[Path, Path], embedder: Embedder) -> Backend:
+    """The default local model, assembled if needed and loaded; prints how long that took.
+    ``embedder`` is the loaded one, which the model's prompt ranking shares."""
     settings = bench_settings(*paths, llm="local")
     started = time.perf_counter()
-    llm = get_backend(settings.llm, settings)
+    llm = get_backend(settings.llm, settings, embedder)
     llm.warm_up()
     print(f"local model {settings.local_model} loaded in {time.perf_counter() - started:.1f} s")
     return llm
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 label, retrievers[label], questions, retrieval_target, args.profile
             )
         if args.local:
-            llm = load_local_llm(archives[0][1])
+            llm = load_local_llm(archives[0][1], embedder)
             for label, retriever in retrievers.items():
                 rows += local_series(label, retriever, questions, llm)
     print_series(rows)

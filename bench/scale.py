@@ -231,10 +231,23 @@ class Figures:
         return percentile(self.serve.result[measure], pct)
 
 
+def phase_options(
+    store: str, archive: Path, base: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """What every phase of one store's run is told: its archive, index, store and options."""
+    return {
+        "archive": archive,
+        "index": base / f"index-{store}",
+        "store": store,
+        "vectors": args.vectors,
+        "questions": args.questions,
+        "ingest_budget": args.ingest_budget,
+    }
+
+
 def measure_store(store: str, archive: Path, base: Path, args: argparse.Namespace) -> Figures:
-    index = base / f"index-{store}"
-    options = {"archive": archive, "index": index, "store": store, "vectors": args.vectors}
-    options.update(questions=args.questions, ingest_budget=args.ingest_budget)
+    options = phase_options(store, archive, base, args)
+    index = options["index"]
     if store == "server":
         with chroma_server(base / "chroma-data") as server:
             options["port"] = server.port  # type: ignore[attr-defined]
@@ -268,13 +281,11 @@ def measure_phases(store: str, options: dict[str, Any]) -> Figures:
 def serve_again(store: str, base: Path, args: argparse.Namespace) -> Run:
     """Serving on the index an earlier run kept under ``base`` (a Chroma server restarted on
     its data for the server store)."""
-    index = base / f"index-{store}"
-    if not (index / "catalog.sqlite").exists():
-        raise SystemExit(f"{index}: no index kept there; run bench.scale --keep first")
     committed = base / f"committed-{store}"
     archive = committed if committed.exists() else base / "archive"
-    options = {"archive": archive, "index": index, "store": store, "vectors": args.vectors}
-    options["questions"] = args.questions
+    options = phase_options(store, archive, base, args)
+    if not (options["index"] / "catalog.sqlite").exists():
+        raise SystemExit(f"{options['index']}: no index kept there; run bench.scale --keep first")
     if store != "server":
         return run_phase("serve", **options)
     with chroma_server(base / "chroma-data") as server:

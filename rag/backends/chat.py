@@ -185,10 +185,8 @@ def answer_messages(
 
 
 def passage_blocks(passages: list[Passage], budget: int) -> list[str]:
-    """Numbered passages for the model, whole items while they fit, else their matched parts.
-
-    Small local models lose the thread in long prompts (and prompt processing dominates
-    latency on a CPU), so the model sees the best few items, none taking over half the budget.
+    """Numbered passages for the model (a briefing's one item), whole while they fit, else
+    their matched parts; none takes over half the budget. Answers use :func:`focused_blocks`.
 
     Minutes are data by construction: each passage, its meeting title and item heading
     included, is fenced as a quoted record (:func:`fenced`) that the prompts tell the model
